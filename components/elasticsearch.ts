@@ -1,0 +1,129 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { RELEASES, elasticsearchUrl } from "../lib/names";
+import {
+  ES_SECRETS,
+  ES_TLS_KEYS,
+  FLUENTD_WRITER_USER,
+  elasticsearchValues,
+  usersRolesFile,
+  type ElasticsearchValuesInput,
+} from "../lib/values/elasticsearch";
+import { ChartSource, helmRelease } from "./helm";
+import { IssuedCert } from "./pki";
+
+export interface ElasticsearchArgs extends ElasticsearchValuesInput {
+  /** Namespace to deploy into (must exist). */
+  namespace: pulumi.Input<string>;
+  /** Namespace name as plain text, for the URL clients use. */
+  namespaceName: string;
+  chart: ChartSource;
+  timeoutSeconds: number;
+  /** CA certificate clients verify the HTTP layer with. */
+  caCertPem: pulumi.Input<string>;
+  http: IssuedCert;
+  transport: IssuedCert;
+  transportCaCertPem: pulumi.Input<string>;
+}
+
+/** Passwords: long, and alphanumeric, because the chart's readiness probe passes them through a shell to curl. */
+export function generatedPassword(name: string, parent: pulumi.Resource): random.RandomPassword {
+  return new random.RandomPassword(name, { length: 32, special: false }, { parent });
+}
+
+/**
+ * A secured Elasticsearch: TLS on HTTP and transport with our certificates, our `elastic` password, and a
+ * least-privilege file-realm user for Fluentd. Passwords reach the pods through Secrets only; the Helm
+ * values carry Secret names, never their contents.
+ */
+export class Elasticsearch extends pulumi.ComponentResource {
+  /** In-cluster HTTPS URL; its host name is in the certificate. */
+  public readonly url: pulumi.Output<string>;
+  /** Password of the `elastic` superuser (secret). */
+  public readonly elasticPassword: pulumi.Output<string>;
+  /** User Fluentd writes as, and its password (secret). */
+  public readonly writerUsername: pulumi.Output<string>;
+  public readonly writerPassword: pulumi.Output<string>;
+  /** Name of the Secret holding `username`/`password` of `elastic` (Kibana's token hook reads it). */
+  public readonly credentialsSecretName: pulumi.Output<string>;
+  public readonly release: k8s.helm.v3.Release;
+
+  constructor(name: string, args: ElasticsearchArgs, opts?: pulumi.ComponentResourceOptions) {
+    if (!Number.isInteger(args.replicas) || args.replicas < 1 || args.replicas % 2 === 0) {
+      throw new pulumi.InputPropertyError({
+        propertyPath: "replicas",
+        reason: `must be odd and positive, got ${args.replicas}`,
+      });
+    }
+    super("efk:logging:Elasticsearch", name, {}, opts);
+
+    const elastic = generatedPassword(`${name}-elastic-password`, this);
+    const writer = generatedPassword(`${name}-writer-password`, this);
+
+    const credentials = new k8s.core.v1.Secret(
+      `${name}-credentials`,
+      {
+        metadata: { name: ES_SECRETS.credentials, namespace: args.namespace },
+        type: "Opaque",
+        stringData: { username: "elastic", password: elastic.result },
+      },
+      { parent: this },
+    );
+    const tlsSecret = new k8s.core.v1.Secret(
+      `${name}-tls`,
+      {
+        metadata: { name: ES_SECRETS.tls, namespace: args.namespace },
+        type: "Opaque",
+        stringData: {
+          [ES_TLS_KEYS.httpCert]: args.http.certPem,
+          [ES_TLS_KEYS.httpKey]: args.http.privateKeyPem,
+          [ES_TLS_KEYS.ca]: args.caCertPem,
+          [ES_TLS_KEYS.transportCert]: args.transport.certPem,
+          [ES_TLS_KEYS.transportKey]: args.transport.privateKeyPem,
+          [ES_TLS_KEYS.transportCa]: args.transportCaCertPem,
+        },
+      },
+      { parent: this },
+    );
+    const fileRealm = new k8s.core.v1.Secret(
+      `${name}-file-realm`,
+      {
+        metadata: { name: ES_SECRETS.fileRealm, namespace: args.namespace },
+        type: "Opaque",
+        stringData: {
+          // Elasticsearch reads bcrypt hashes ($2a$) from the file realm; the password itself never lands here.
+          users: pulumi.interpolate`${FLUENTD_WRITER_USER}:${writer.bcryptHash}\n`,
+          users_roles: usersRolesFile(),
+        },
+      },
+      { parent: this },
+    );
+
+    this.release = helmRelease(
+      `${name}-release`,
+      {
+        source: args.chart,
+        releaseName: RELEASES.elasticsearch,
+        namespace: args.namespace,
+        values: elasticsearchValues(args),
+        timeoutSeconds: args.timeoutSeconds,
+      },
+      { parent: this, dependsOn: [credentials, tlsSecret, fileRealm] },
+    );
+
+    this.url = pulumi.output(elasticsearchUrl(args.namespaceName));
+    this.elasticPassword = pulumi.secret(elastic.result);
+    this.writerUsername = pulumi.output(FLUENTD_WRITER_USER);
+    this.writerPassword = pulumi.secret(writer.result);
+    this.credentialsSecretName = credentials.metadata.name;
+
+    this.registerOutputs({
+      url: this.url,
+      elasticPassword: this.elasticPassword,
+      writerUsername: this.writerUsername,
+      writerPassword: this.writerPassword,
+      credentialsSecretName: this.credentialsSecretName,
+    });
+  }
+}

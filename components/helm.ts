@@ -1,0 +1,51 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Where a chart comes from; every field pinned by the stack config. */
+export interface ChartSource {
+  /** Chart name in the repository, e.g. "elasticsearch". */
+  chart: string;
+  /** Exact chart version. */
+  version: string;
+  /** Repository URL. */
+  repo: string;
+}
+
+export interface ReleaseArgs {
+  source: ChartSource;
+  /** Helm release name: explicit, because chart object names (and so certificate SANs) derive from it. */
+  releaseName: string;
+  namespace: pulumi.Input<string>;
+  /** Values built by a pure function; they must hold no secret, so `pulumi preview` diffs stay readable. */
+  values: Record<string, unknown>;
+  timeoutSeconds: number;
+}
+
+/**
+ * A `helm.v3.Release` (not `Chart`): Release runs chart hooks, which Kibana's token Job needs, and waits
+ * for readiness so that `dependsOn` orders the stack by real availability.
+ */
+export function helmRelease(
+  name: string,
+  args: ReleaseArgs,
+  opts: pulumi.CustomResourceOptions,
+): k8s.helm.v3.Release {
+  return new k8s.helm.v3.Release(
+    name,
+    {
+      name: args.releaseName,
+      chart: args.source.chart,
+      version: args.source.version,
+      repositoryOpts: { repo: args.source.repo },
+      namespace: args.namespace,
+      createNamespace: false,
+      values: args.values,
+      timeout: args.timeoutSeconds,
+      // A failed install is rolled back rather than left half-applied.
+      atomic: true,
+      cleanupOnFail: true,
+      maxHistory: 10,
+    },
+    opts,
+  );
+}

@@ -1,0 +1,69 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { RELEASES, kibanaUrl } from "../lib/names";
+import { KIBANA_KEY_ENVS, KIBANA_SECRETS, kibanaValues, type KibanaValuesInput } from "../lib/values/kibana";
+import { generatedPassword } from "./elasticsearch";
+import { ChartSource, helmRelease } from "./helm";
+import { IssuedCert } from "./pki";
+
+export interface KibanaArgs extends KibanaValuesInput {
+  /** The Namespace resource's name (must exist). */
+  namespaceRef: pulumi.Input<string>;
+  chart: ChartSource;
+  timeoutSeconds: number;
+  /** Kibana's server certificate. */
+  cert: IssuedCert;
+  /** What must be ready first: the Elasticsearch release (the token hook calls its API) and the CA Secret. */
+  after: pulumi.Resource[];
+}
+
+/**
+ * Kibana over HTTPS, verifying Elasticsearch against our CA. It authenticates with a service-account token
+ * that the chart's pre-install hook creates (Kibana 8 refuses the `elastic` superuser), so this must be a
+ * Helm release, and it must start after Elasticsearch is ready (`after`).
+ */
+export class Kibana extends pulumi.ComponentResource {
+  public readonly url: pulumi.Output<string>;
+  public readonly release: k8s.helm.v3.Release;
+
+  constructor(name: string, args: KibanaArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("efk:logging:Kibana", name, {}, opts);
+
+    const tlsSecret = new k8s.core.v1.Secret(
+      `${name}-tls`,
+      {
+        metadata: { name: KIBANA_SECRETS.tls, namespace: args.namespaceRef },
+        type: "kubernetes.io/tls",
+        stringData: { "tls.crt": args.cert.certPem, "tls.key": args.cert.privateKeyPem },
+      },
+      { parent: this },
+    );
+    const keys: Record<string, pulumi.Output<string>> = {};
+    for (const env of KIBANA_KEY_ENVS) {
+      keys[env] = generatedPassword(`${name}-${env.toLowerCase().replace(/_/g, "-")}`, this).result;
+    }
+    const encryptionKeys = new k8s.core.v1.Secret(
+      `${name}-encryption-keys`,
+      {
+        metadata: { name: KIBANA_SECRETS.encryptionKeys, namespace: args.namespaceRef },
+        type: "Opaque",
+        stringData: keys,
+      },
+      { parent: this },
+    );
+
+    this.release = helmRelease(
+      `${name}-release`,
+      {
+        source: args.chart,
+        releaseName: RELEASES.kibana,
+        namespace: args.namespaceRef,
+        values: kibanaValues(args),
+        timeoutSeconds: args.timeoutSeconds,
+      },
+      { parent: this, dependsOn: [...args.after, tlsSecret, encryptionKeys] },
+    );
+    this.url = pulumi.output(kibanaUrl(args.namespace));
+    this.registerOutputs({ url: this.url });
+  }
+}

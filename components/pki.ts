@@ -1,0 +1,172 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { elasticsearchDnsNames, fluentdDnsNames, kibanaDnsNames } from "../lib/names";
+
+export interface PkiArgs {
+  /** Namespace the services run in; their in-cluster DNS names go into the certificates. */
+  namespace: string;
+  /** External names of Kibana (ingress, load balancer). */
+  kibanaHosts: string[];
+  /** External names edge clusters reach the Fluentd aggregator by. */
+  fluentdHosts: string[];
+  /** External IP addresses edge clusters reach the Fluentd aggregator by. */
+  fluentdIps: string[];
+  /** Validity of the certificate authorities, in hours. */
+  caValidityHours: number;
+  /** Validity of the service certificates, in hours. */
+  certValidityHours: number;
+  /** A `pulumi up` within this many hours of a certificate's expiry replaces it. */
+  certRenewalHours: number;
+}
+
+/** A server certificate and its key. The key is a Pulumi secret. */
+export interface IssuedCert {
+  certPem: pulumi.Output<string>;
+  privateKeyPem: pulumi.Output<string>;
+}
+
+const ORGANIZATION = "efk-pulumi";
+const SERVER_USES = ["digital_signature", "key_encipherment", "server_auth"];
+// Transport peers are both client and server of each other.
+const PEER_USES = [...SERVER_USES, "client_auth"];
+const CA_USES = ["cert_signing", "crl_signing", "digital_signature"];
+
+interface Authority {
+  certPem: pulumi.Output<string>;
+  privateKeyPem: pulumi.Output<string>;
+}
+
+/**
+ * The certificate authorities and the service certificates they sign. Two authorities: one that every
+ * client trusts (Elasticsearch HTTP, Kibana, Fluentd), and one for Elasticsearch's transport layer only,
+ * because the transport verifies peers by CA alone (no host names: nodes dial each other by IP), so a
+ * certificate issued to Kibana or Fluentd must not be able to join the cluster.
+ */
+export class Pki extends pulumi.ComponentResource {
+  /** The CA certificate clients verify Elasticsearch, Kibana and Fluentd with (public). */
+  public readonly caCertPem: pulumi.Output<string>;
+  /** The CA that signs client certificates too; its key is kept for issuing edge client certificates. */
+  public readonly caPrivateKeyPem: pulumi.Output<string>;
+  public readonly transportCaCertPem: pulumi.Output<string>;
+  public readonly elasticsearchHttp: IssuedCert;
+  public readonly elasticsearchTransport: IssuedCert;
+  public readonly kibana: IssuedCert;
+  public readonly fluentd: IssuedCert;
+
+  private readonly args: PkiArgs;
+
+  constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
+    if (args.certRenewalHours >= args.certValidityHours) {
+      throw new pulumi.InputPropertyError({
+        propertyPath: "certRenewalHours",
+        reason: `must be below certValidityHours (${args.certValidityHours}), got ${args.certRenewalHours}`,
+      });
+    }
+    super("efk:security:Pki", name, {}, opts);
+    this.args = args;
+
+    const ca = this.authority(`${name}-ca`, "efk-pulumi CA");
+    const transportCa = this.authority(`${name}-transport-ca`, "efk-pulumi Elasticsearch transport CA");
+    this.caCertPem = ca.certPem;
+    this.caPrivateKeyPem = ca.privateKeyPem;
+    this.transportCaCertPem = transportCa.certPem;
+
+    const ns = args.namespace;
+    this.elasticsearchHttp = this.issue(
+      `${name}-es-http`,
+      ca,
+      "elasticsearch",
+      elasticsearchDnsNames(ns),
+      ["127.0.0.1"],
+      SERVER_USES,
+    );
+    this.elasticsearchTransport = this.issue(
+      `${name}-es-transport`,
+      transportCa,
+      "elasticsearch-transport",
+      elasticsearchDnsNames(ns),
+      [],
+      PEER_USES,
+    );
+    this.kibana = this.issue(
+      `${name}-kibana`,
+      ca,
+      "kibana",
+      kibanaDnsNames(ns, args.kibanaHosts),
+      ["127.0.0.1"],
+      SERVER_USES,
+    );
+    this.fluentd = this.issue(
+      `${name}-fluentd`,
+      ca,
+      "fluentd",
+      fluentdDnsNames(ns, args.fluentdHosts),
+      args.fluentdIps,
+      SERVER_USES,
+    );
+
+    this.registerOutputs({
+      caCertPem: this.caCertPem,
+      caPrivateKeyPem: this.caPrivateKeyPem,
+      transportCaCertPem: this.transportCaCertPem,
+      elasticsearchHttp: this.elasticsearchHttp,
+      elasticsearchTransport: this.elasticsearchTransport,
+      kibana: this.kibana,
+      fluentd: this.fluentd,
+    });
+  }
+
+  private authority(name: string, commonName: string): Authority {
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this });
+    const cert = new tls.SelfSignedCert(
+      name,
+      {
+        privateKeyPem: key.privateKeyPem,
+        subject: { commonName, organization: ORGANIZATION },
+        isCaCertificate: true,
+        allowedUses: CA_USES,
+        validityPeriodHours: this.args.caValidityHours,
+        earlyRenewalHours: this.args.certRenewalHours,
+      },
+      { parent: this },
+    );
+    return { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
+  }
+
+  /** Issues a certificate signed by `ca`; also used by the central stack for per-cluster client certificates. */
+  public issue(
+    name: string,
+    ca: Authority,
+    commonName: string,
+    dnsNames: string[],
+    ipAddresses: string[],
+    allowedUses: string[],
+  ): IssuedCert {
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "RSA", rsaBits: 2048 }, { parent: this });
+    const csr = new tls.CertRequest(
+      `${name}-csr`,
+      {
+        privateKeyPem: key.privateKeyPem,
+        subject: { commonName, organization: ORGANIZATION },
+        dnsNames,
+        ipAddresses,
+      },
+      { parent: this },
+    );
+    const cert = new tls.LocallySignedCert(
+      `${name}-cert`,
+      {
+        certRequestPem: csr.certRequestPem,
+        caPrivateKeyPem: ca.privateKeyPem,
+        caCertPem: ca.certPem,
+        allowedUses,
+        validityPeriodHours: this.args.certValidityHours,
+        earlyRenewalHours: this.args.certRenewalHours,
+      },
+      { parent: this },
+    );
+    return { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
+  }
+}
+
+export const CLIENT_USES = ["digital_signature", "key_encipherment", "client_auth"];

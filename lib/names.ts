@@ -1,0 +1,84 @@
+/**
+ * Names that the charts derive from values, computed here once so that Secrets, certificate SANs and
+ * URLs agree with what the charts render. The chart templates these mirror are cited beside each.
+ */
+
+/** Helm release names. Explicit, because several chart object names derive from them. */
+export const RELEASES = {
+  elasticsearch: "elasticsearch",
+  kibana: "kibana",
+  fluentd: "fluentd",
+  fluentBit: "fluent-bit",
+} as const;
+
+/** elasticsearch chart: clusterName + nodeGroup make `uname`, which names the StatefulSet and Services. */
+export const ES_CLUSTER_NAME = "elasticsearch";
+export const ES_NODE_GROUP = "master";
+export const ES_UNAME = `${ES_CLUSTER_NAME}-${ES_NODE_GROUP}`;
+export const ES_HEADLESS_SERVICE = `${ES_UNAME}-headless`;
+/** The chart's test pod and Kibana's hook read the credentials from this fixed name. */
+export const ES_CREDENTIALS_SECRET = `${ES_UNAME}-credentials`;
+export const ES_HTTP_PORT = 9200;
+
+/**
+ * The CA certificate alone (key `ca.crt`), for clients: Kibana and Fluentd mount this whole Secret, so it
+ * must never carry a private key.
+ */
+export const CA_SECRET = "efk-ca";
+export const CA_KEY = "ca.crt";
+
+/** kibana chart: `<release>-kibana` names the Deployment, the Service and the token Secret's prefix. */
+export const KIBANA_FULLNAME = `${RELEASES.kibana}-kibana`;
+export const KIBANA_PORT = 5601;
+
+/** fluentd chart: fullname is `<release>` when the release name contains the chart name. */
+export const FLUENTD_FULLNAME = RELEASES.fluentd;
+export const FLUENTD_FORWARD_PORT = 24224;
+
+/** The in-cluster DNS names of a Service, shortest first. */
+export function serviceDnsNames(service: string, namespace: string): string[] {
+  return [
+    service,
+    `${service}.${namespace}`,
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+  ];
+}
+
+/** Names an Elasticsearch node answers to: the client Service, the headless Service and each pod behind it. */
+export function elasticsearchDnsNames(namespace: string): string[] {
+  return [
+    ...serviceDnsNames(ES_UNAME, namespace),
+    ...serviceDnsNames(ES_HEADLESS_SERVICE, namespace),
+    `*.${ES_HEADLESS_SERVICE}.${namespace}.svc`,
+    `*.${ES_HEADLESS_SERVICE}.${namespace}.svc.cluster.local`,
+    // kubectl port-forward: lets an operator verify the certificate from a laptop.
+    "localhost",
+  ];
+}
+
+export function kibanaDnsNames(namespace: string, externalHosts: string[]): string[] {
+  return unique([...serviceDnsNames(KIBANA_FULLNAME, namespace), ...externalHosts, "localhost"]);
+}
+
+/** The Fluentd aggregator: its Services (in-cluster and external) plus the names edges reach it by. */
+export function fluentdDnsNames(namespace: string, externalHosts: string[]): string[] {
+  return unique([
+    ...serviceDnsNames(FLUENTD_FULLNAME, namespace),
+    ...serviceDnsNames(`${FLUENTD_FULLNAME}-external`, namespace),
+    ...externalHosts,
+  ]);
+}
+
+/** The URL every in-cluster client uses for Elasticsearch; its host is in the certificate. */
+export function elasticsearchUrl(namespace: string): string {
+  return `https://${ES_UNAME}.${namespace}.svc:${ES_HTTP_PORT}`;
+}
+
+export function kibanaUrl(namespace: string): string {
+  return `https://${KIBANA_FULLNAME}.${namespace}.svc:${KIBANA_PORT}`;
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}

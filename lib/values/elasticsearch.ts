@@ -1,0 +1,162 @@
+import { stringify } from "yaml";
+import { ES_CLUSTER_NAME, ES_CREDENTIALS_SECRET, ES_NODE_GROUP, ES_UNAME } from "../names";
+
+/** Secret names the Elasticsearch release mounts; the component creates Secrets with exactly these names. */
+export const ES_SECRETS = {
+  credentials: ES_CREDENTIALS_SECRET,
+  tls: `${ES_UNAME}-tls`,
+  fileRealm: `${ES_UNAME}-file-realm`,
+} as const;
+
+export const ES_CONFIG_DIR = "/usr/share/elasticsearch/config";
+export const ES_CERTS_DIR = `${ES_CONFIG_DIR}/certs`;
+
+/** Keys of the TLS Secret. */
+export const ES_TLS_KEYS = {
+  httpCert: "http.crt",
+  httpKey: "http.key",
+  ca: "ca.crt",
+  transportCert: "transport.crt",
+  transportKey: "transport.key",
+  transportCa: "transport-ca.crt",
+} as const;
+
+/** The least-privilege role Fluentd writes with: its own data streams, their template and ILM policy. */
+export const FLUENTD_WRITER_ROLE = "efk_fluentd_writer";
+export const FLUENTD_WRITER_USER = "efk-fluentd";
+
+export const ES_ROLES = [
+  "master",
+  "data",
+  "data_content",
+  "data_hot",
+  "data_warm",
+  "data_cold",
+  "ingest",
+  "ml",
+  "remote_cluster_client",
+  "transform",
+];
+
+export interface ElasticsearchValuesInput {
+  replicas: number;
+  imageTag: string;
+  antiAffinity: "hard" | "soft";
+  storageClass: string;
+  storageSize: string;
+  cpu: string;
+  memory: string;
+  /** Index/data-stream name prefix the Fluentd writer role may write to, e.g. "efk-logs". */
+  dataStreamPrefix: string;
+}
+
+/** elasticsearch.yml: security on, TLS on both layers with our CAs; the chart sets none of it when createCert is false. */
+export function elasticsearchYml(): string {
+  const c = (key: keyof typeof ES_TLS_KEYS) => `${ES_CERTS_DIR}/${ES_TLS_KEYS[key]}`;
+  return stringify({
+    "xpack.security.enabled": true,
+    "xpack.security.enrollment.enabled": false,
+    "xpack.security.http.ssl.enabled": true,
+    "xpack.security.http.ssl.key": c("httpKey"),
+    "xpack.security.http.ssl.certificate": c("httpCert"),
+    "xpack.security.http.ssl.certificate_authorities": [c("ca")],
+    "xpack.security.transport.ssl.enabled": true,
+    // Nodes dial each other by IP, so host names cannot be checked; trust is the transport-only CA.
+    "xpack.security.transport.ssl.verification_mode": "certificate",
+    "xpack.security.transport.ssl.client_authentication": "required",
+    "xpack.security.transport.ssl.key": c("transportKey"),
+    "xpack.security.transport.ssl.certificate": c("transportCert"),
+    "xpack.security.transport.ssl.certificate_authorities": [c("transportCa")],
+    // File realm first (the Fluentd writer lives there), then the native realm (elastic, service accounts).
+    "xpack.security.authc.realms.file.file1.order": 0,
+    "xpack.security.authc.realms.native.native1.order": 1,
+  });
+}
+
+/** roles.yml: not secret, so it travels in the chart's ConfigMap. */
+export function rolesYml(dataStreamPrefix: string): string {
+  return stringify({
+    [FLUENTD_WRITER_ROLE]: {
+      // monitor: the plugin's version check (GET /); the rest: it installs its own ILM policy and template.
+      cluster: ["monitor", "manage_ilm", "manage_index_templates"],
+      indices: [
+        {
+          names: [`${dataStreamPrefix}-*`],
+          privileges: ["create_doc", "create_index", "view_index_metadata", "auto_configure"],
+        },
+      ],
+    },
+  });
+}
+
+/** `users_roles` of the file realm. The `users` file (password hashes) is built by the component, in a Secret. */
+export function usersRolesFile(): string {
+  return `${FLUENTD_WRITER_ROLE}:${FLUENTD_WRITER_USER}\n`;
+}
+
+/**
+ * A restarted node reports ready only once the cluster is green again, so a rolling update never takes
+ * down the next node while replicas are unassigned. A single node can never be green (replicas have
+ * nowhere to go), so it waits for yellow.
+ */
+export function clusterHealthCheckParams(replicas: number): string {
+  return `wait_for_status=${replicas > 1 ? "green" : "yellow"}&timeout=1s`;
+}
+
+/** Values for the elastic/elasticsearch 8.5.1 chart. Plain data: no secret ever goes through Helm values. */
+export function elasticsearchValues(v: ElasticsearchValuesInput): Record<string, unknown> {
+  return {
+    clusterName: ES_CLUSTER_NAME,
+    nodeGroup: ES_NODE_GROUP,
+    replicas: v.replicas,
+    roles: ES_ROLES,
+    imageTag: v.imageTag,
+    antiAffinity: v.antiAffinity,
+    // Our own CA and certificates, and our own credentials Secret (the chart's would be regenerated on every render).
+    createCert: false,
+    secret: { enabled: false },
+    protocol: "https",
+    extraEnvs: [
+      // The chart only sets ELASTIC_PASSWORD when it owns the Secret; its readiness probe needs it.
+      {
+        name: "ELASTIC_PASSWORD",
+        valueFrom: { secretKeyRef: { name: ES_SECRETS.credentials, key: "password" } },
+      },
+    ],
+    esConfig: {
+      "elasticsearch.yml": elasticsearchYml(),
+      "roles.yml": rolesYml(v.dataStreamPrefix),
+    },
+    secretMounts: [
+      { name: "tls", secretName: ES_SECRETS.tls, path: ES_CERTS_DIR, defaultMode: 0o440 },
+      {
+        name: "file-realm-users",
+        secretName: ES_SECRETS.fileRealm,
+        path: `${ES_CONFIG_DIR}/users`,
+        subPath: "users",
+        defaultMode: 0o440,
+      },
+      {
+        name: "file-realm-users-roles",
+        secretName: ES_SECRETS.fileRealm,
+        path: `${ES_CONFIG_DIR}/users_roles`,
+        subPath: "users_roles",
+        defaultMode: 0o440,
+      },
+    ],
+    resources: {
+      requests: { cpu: v.cpu, memory: v.memory },
+      // Memory limit = request: the JVM sizes its heap from it; no CPU limit, which only throttles.
+      limits: { memory: v.memory },
+    },
+    volumeClaimTemplate: {
+      accessModes: ["ReadWriteOnce"],
+      ...(v.storageClass ? { storageClassName: v.storageClass } : {}),
+      resources: { requests: { storage: v.storageSize } },
+    },
+    persistence: { enabled: true },
+    clusterHealthCheckParams: clusterHealthCheckParams(v.replicas),
+    // The chart's test pod hard-codes the chart-generated certificate Secret, which we do not use.
+    tests: { enabled: false },
+  };
+}

@@ -1,0 +1,203 @@
+import "../mocks";
+import * as assert from "node:assert/strict";
+import { parse } from "yaml";
+import { byType, find, recorded, type Recorded } from "../mocks";
+import { CENTRAL_CONFIG, runProgram } from "../harness";
+
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+const SECRET = "kubernetes:core/v1:Secret";
+
+// Chart values are free-form; tests read the fields they check through this shape.
+interface Values {
+  [key: string]: unknown;
+  esConfig: Record<string, string>;
+  kibanaConfig: Record<string, string>;
+  secretMounts: { name: string; secretName: string; path: string; subPath?: string }[];
+  extraEnvs: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  roles: string[];
+}
+
+function values(release: Recorded): Values {
+  return release.inputs.values as Values;
+}
+
+function secretNames(): string[] {
+  return byType(SECRET).map((s) => (s.inputs.metadata as { name: string }).name);
+}
+
+describe("central stack: Elasticsearch release", () => {
+  let es: Recorded;
+  before(async () => {
+    await runProgram({
+      ...CENTRAL_CONFIG,
+      namespace: "obs",
+      esReplicas: "5",
+      esStorageClass: "fast-ssd",
+      esStorageSize: "100Gi",
+      esMemory: "4Gi",
+      esCpu: "2",
+      esChartVersion: "8.5.1",
+    });
+    es = find(RELEASE, "efk-elasticsearch-release");
+  });
+
+  it("pins chart, version and repository, with an explicit release name in the stack's namespace", () => {
+    assert.equal(es.inputs.chart, "elasticsearch");
+    assert.equal(es.inputs.version, "8.5.1");
+    assert.deepEqual(es.inputs.repositoryOpts, { repo: "https://helm.elastic.co" });
+    assert.equal(es.inputs.name, "elasticsearch");
+    assert.equal(es.inputs.namespace, "obs");
+  });
+
+  it("waits long enough for a fresh cluster and rolls back a failed install", () => {
+    assert.equal(es.inputs.timeout, 1200);
+    assert.equal(es.inputs.atomic, true);
+  });
+
+  it("runs the configured node count with every role, as a list", () => {
+    const v = values(es);
+    assert.equal(v.replicas, 5);
+    assert.ok(Array.isArray(v.roles));
+    assert.ok(v.roles.includes("master") && v.roles.includes("data") && v.roles.includes("ingest"));
+  });
+
+  it("turns on security and TLS on HTTP and transport with our certificates, not the chart's", () => {
+    const v = values(es);
+    assert.equal(v.createCert, false);
+    assert.equal(v.protocol, "https");
+    const yml = parse(v.esConfig["elasticsearch.yml"]) as Record<string, unknown>;
+    assert.equal(yml["xpack.security.enabled"], true);
+    assert.equal(yml["xpack.security.http.ssl.enabled"], true);
+    assert.equal(yml["xpack.security.transport.ssl.enabled"], true);
+    assert.equal(yml["xpack.security.transport.ssl.verification_mode"], "certificate");
+    assert.deepEqual(yml["xpack.security.transport.ssl.certificate_authorities"], [
+      "/usr/share/elasticsearch/config/certs/transport-ca.crt",
+    ]);
+  });
+
+  it("mounts certificate files that the TLS Secret actually holds", () => {
+    const v = values(es);
+    const yml = parse(v.esConfig["elasticsearch.yml"]) as Record<string, unknown>;
+    const mount = v.secretMounts.find((m) => m.path === "/usr/share/elasticsearch/config/certs");
+    assert.ok(mount, "no mount at the certs directory");
+    const secret = byType(SECRET).find(
+      (s) => (s.inputs.metadata as { name: string }).name === mount.secretName,
+    );
+    assert.ok(secret, `no Secret named ${mount.secretName}`);
+    const keys = Object.keys(secret.inputs.stringData as object);
+    const files = Object.entries(yml)
+      .filter(([k]) => /ssl\.(key|certificate|certificate_authorities)$/.test(k))
+      .flatMap(([, f]) => (Array.isArray(f) ? f : [f]) as string[]);
+    assert.equal(files.length, 6);
+    for (const f of files) {
+      assert.ok(keys.includes(f.replace(`${mount.path}/`, "")), `${f} is not a key of ${mount.secretName}`);
+    }
+  });
+
+  it("reads every Secret it references from a Secret the program creates", () => {
+    const v = values(es);
+    const referenced = [
+      ...v.secretMounts.map((m) => m.secretName),
+      ...v.extraEnvs.map((e) => e.valueFrom?.secretKeyRef?.name).filter((n): n is string => n !== undefined),
+    ];
+    assert.ok(referenced.length >= 3);
+    for (const name of referenced) {
+      assert.ok(secretNames().includes(name), `${name} is referenced but not created`);
+    }
+  });
+
+  it("uses our elastic password from the credentials Secret the chart and Kibana's hook expect", () => {
+    const v = values(es);
+    assert.deepEqual(v.secret, { enabled: false });
+    const creds = find(SECRET, "efk-elasticsearch-credentials").inputs;
+    assert.equal((creds.metadata as { name: string }).name, "elasticsearch-master-credentials");
+    assert.equal((creds.stringData as Record<string, string>).username, "elastic");
+    const password = find("random:index/randomPassword:RandomPassword", "efk-elasticsearch-elastic-password");
+    assert.equal(
+      (creds.stringData as Record<string, string>).password,
+      "mockpwefkelasticsearchelasticpassword",
+    );
+    assert.equal(password.inputs.length, 32);
+    assert.equal(password.inputs.special, false);
+  });
+
+  it("keeps a Fluentd user in the file realm as a bcrypt hash, with a role limited to our data streams", () => {
+    const realm = find(SECRET, "efk-elasticsearch-file-realm").inputs.stringData as Record<string, string>;
+    assert.match(realm.users, /^efk-fluentd:\$2a\$10\$mockbcrypt\.efk-elasticsearch-writer-password\n$/);
+    assert.equal(realm.users_roles, "efk_fluentd_writer:efk-fluentd\n");
+    const roles = parse(values(es).esConfig["roles.yml"]) as Record<
+      string,
+      { indices: { names: string[] }[] }
+    >;
+    assert.deepEqual(roles.efk_fluentd_writer.indices[0].names, ["efk-logs-*"]);
+  });
+
+  it("claims volumes of the configured class and size, and sizes memory as request and limit", () => {
+    const v = values(es);
+    assert.deepEqual(v.volumeClaimTemplate, {
+      accessModes: ["ReadWriteOnce"],
+      storageClassName: "fast-ssd",
+      resources: { requests: { storage: "100Gi" } },
+    });
+    assert.deepEqual(v.resources, { requests: { cpu: "2", memory: "4Gi" }, limits: { memory: "4Gi" } });
+  });
+
+  it("gates readiness on a green cluster", () => {
+    assert.equal(values(es).clusterHealthCheckParams, "wait_for_status=green&timeout=1s");
+  });
+});
+
+describe("central stack: Kibana release", () => {
+  let kibana: Recorded;
+  before(async () => {
+    await runProgram({ ...CENTRAL_CONFIG, namespace: "obs", kibanaHosts: '["kibana.example.com"]' });
+    kibana = find(RELEASE, "efk-kibana-release");
+  });
+
+  it("pins chart and version with an explicit release name", () => {
+    assert.equal(kibana.inputs.chart, "kibana");
+    assert.equal(kibana.inputs.version, "8.5.1");
+    assert.equal(kibana.inputs.name, "kibana");
+    assert.equal(kibana.inputs.namespace, "obs");
+  });
+
+  it("reaches Elasticsearch by a name in its certificate, verified against our CA", () => {
+    const v = values(kibana);
+    assert.equal(v.elasticsearchHosts, "https://elasticsearch-master.obs.svc:9200");
+    const esNames = find("tls:index/certRequest:CertRequest", "efk-pki-es-http-csr").inputs
+      .dnsNames as string[];
+    assert.ok(esNames.includes("elasticsearch-master.obs.svc"));
+    assert.equal(v.elasticsearchCertificateSecret, "efk-ca");
+    const ca = find(SECRET, "efk-ca").inputs.stringData as Record<string, string>;
+    assert.deepEqual(Object.keys(ca), [v.elasticsearchCertificateAuthoritiesFile]);
+    assert.match(ca["ca.crt"], /mock-cert-efk-pki-ca\n/);
+  });
+
+  it("hands the token hook the elastic credentials Secret that exists", () => {
+    const v = values(kibana);
+    assert.equal(v.elasticsearchCredentialSecret, "elasticsearch-master-credentials");
+    assert.ok(secretNames().includes(String(v.elasticsearchCredentialSecret)));
+  });
+
+  it("serves HTTPS with our certificate and turns telemetry and the newsfeed off", () => {
+    const v = values(kibana);
+    assert.equal(v.protocol, "https");
+    const yml = parse(v.kibanaConfig["kibana.yml"]) as Record<string, unknown>;
+    assert.equal(yml["server.ssl.enabled"], true);
+    assert.equal(yml["telemetry.optIn"], false);
+    assert.equal(yml["newsfeed.enabled"], false);
+    assert.equal(yml["server.publicBaseUrl"], "https://kibana.example.com");
+    const mount = v.secretMounts[0];
+    assert.equal(yml["server.ssl.certificate"], `${mount.path}/tls.crt`);
+    const tls = find(SECRET, "efk-kibana-tls").inputs;
+    assert.equal((tls.metadata as { name: string }).name, mount.secretName);
+    assert.deepEqual(Object.keys(tls.stringData as object).sort(), ["tls.crt", "tls.key"]);
+  });
+
+  it("starts after Elasticsearch is ready: the release depends on the Elasticsearch release", () => {
+    // The mock engine does not record dependencies; the program passes them in opts, checked here
+    // through the only public path, the order of registration.
+    const order = recorded.map((r) => r.name);
+    assert.ok(order.indexOf("efk-kibana-release") > order.indexOf("efk-elasticsearch-release"));
+  });
+});
