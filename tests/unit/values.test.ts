@@ -36,7 +36,12 @@ describe("quantities", () => {
 
 describe("names", () => {
   it("lists a Service's in-cluster names from short to fully qualified", () => {
-    assert.deepEqual(serviceDnsNames("svc", "ns"), ["svc", "svc.ns", "svc.ns.svc", "svc.ns.svc.cluster.local"]);
+    assert.deepEqual(serviceDnsNames("svc", "ns"), [
+      "svc",
+      "svc.ns",
+      "svc.ns.svc",
+      "svc.ns.svc.cluster.local",
+    ]);
   });
 
   it("gives Elasticsearch pod wildcard names under its headless Service", () => {
