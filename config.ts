@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { isQuantity, quantityValue } from "./lib/quantity";
 
@@ -455,7 +456,8 @@ export interface ConfigSource {
 }
 
 /** Thrown for bad stack configuration; lists every problem, each naming the key, the value and what is allowed. */
-export class ConfigError extends Error {
+// A RunError: Pulumi prints its message alone, without a stack trace.
+export class ConfigError extends pulumi.RunError {
   constructor(readonly problems: string[]) {
     super(`Invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "ConfigError";

@@ -1,8 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import { CA_KEY, CA_SECRET } from "../lib/names";
+import {
+  CA_KEY,
+  CA_SECRET,
+  ForwardEndpoint,
+  externalForwardEndpoint,
+  inClusterForwardEndpoint,
+} from "../lib/names";
 import { Elasticsearch } from "./elasticsearch";
+import { FluentBit } from "./fluentBit";
+import { Fluentd } from "./fluentd";
 import { Kibana } from "./kibana";
 import { Pki } from "./pki";
 
@@ -11,8 +19,17 @@ export const DATA_STREAM_PREFIX = "efk-logs";
 
 export type CentralArgs = Omit<StackConfig, "role" | "centralStack">;
 
+/** What an edge cluster needs to forward here: everything but the endpoint and CA is secret. */
+export interface EdgeCredentials {
+  username: string;
+  password: string;
+  clientCertPem?: string;
+  clientKeyPem?: string;
+}
+
 /**
- * The central cluster: PKI, Elasticsearch, Kibana, in one namespace that this component owns.
+ * The central cluster: PKI, Elasticsearch, Kibana, the Fluentd aggregator and a Fluent Bit for its own
+ * nodes, in one namespace that this component owns.
  */
 export class Central extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
@@ -21,6 +38,11 @@ export class Central extends pulumi.ComponentResource {
   /** Public: edges and operators verify our services with it. */
   public readonly caCertPem: pulumi.Output<string>;
   public readonly elasticPassword: pulumi.Output<string>;
+  /** Where edges send; undefined when no external Service is configured. */
+  public readonly forwardEndpoint: ForwardEndpoint | undefined;
+  public readonly forwardSharedKey: pulumi.Output<string>;
+  /** Per edge cluster: its username, password and (when required) client certificate. Secret. */
+  public readonly edgeCredentials: pulumi.Output<Record<string, EdgeCredentials>>;
 
   constructor(name: string, args: CentralArgs, opts?: pulumi.ComponentResourceOptions) {
     super("efk:stack:Central", name, {}, opts);
@@ -96,17 +118,107 @@ export class Central extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const clusters = [args.clusterName, ...args.edgeClusters];
+    const clientCerts = Object.fromEntries(
+      clusters.map((c) => [
+        c,
+        args.clientCertAuth ? pki.issueClientCert(`${name}-pki-client-${c}`, c) : undefined,
+      ]),
+    );
+
+    const fluentd = new Fluentd(
+      `${name}-fluentd`,
+      {
+        namespace: args.namespace,
+        namespaceRef: ns,
+        chart: { chart: "fluentd", version: args.fluentdChartVersion, repo: args.fluentChartRepo },
+        timeoutSeconds: args.helmTimeoutSeconds,
+        replicas: args.fluentdReplicas,
+        imageTag: args.fluentdImageTag,
+        cpu: args.fluentdCpu,
+        memory: args.fluentdMemory,
+        storageClass: args.fluentdStorageClass,
+        storageSize: args.fluentdStorageSize,
+        clusters,
+        clientCertAuth: args.clientCertAuth,
+        dataStreamPrefix: DATA_STREAM_PREFIX,
+        retentionDays: args.retentionDays,
+        cert: pki.fluentd,
+        caCertPem: pki.caCertPem,
+        elasticsearchPassword: elasticsearch.writerPassword,
+        externalServiceType: args.fluentdServiceType,
+        nodePort: args.fluentdNodePort,
+        after: [elasticsearch.release],
+      },
+      { parent: this },
+    );
+
+    const local = inClusterForwardEndpoint(args.namespace);
+    new FluentBit(
+      `${name}-fluent-bit`,
+      {
+        namespaceRef: ns,
+        chart: { chart: "fluent-bit", version: args.fluentBitChartVersion, repo: args.fluentChartRepo },
+        timeoutSeconds: args.helmTimeoutSeconds,
+        clusterName: args.clusterName,
+        imageTag: args.fluentBitImageTag,
+        cpu: args.fluentBitCpu,
+        memory: args.fluentBitMemory,
+        bufferSize: args.fluentBitBufferSize,
+        excludeNamespaces: args.fluentBitExcludeNamespaces,
+        excludeContainers: args.fluentBitExcludeContainers,
+        host: local.host,
+        port: local.port,
+        tlsVhost: local.serverName,
+        caCertPem: pki.caCertPem,
+        sharedKey: fluentd.sharedKey,
+        password: fluentd.clusterPasswords[args.clusterName],
+        clientCert: clientCerts[args.clusterName],
+        after: [fluentd.release],
+      },
+      { parent: this },
+    );
+
     this.namespace = ns;
     this.elasticsearchUrl = elasticsearch.url;
     this.kibanaUrl = kibana.url;
     this.caCertPem = pki.caCertPem;
     this.elasticPassword = elasticsearch.elasticPassword;
+    this.forwardEndpoint = externalForwardEndpoint(
+      args.namespace,
+      args.fluentdExternalHosts,
+      args.fluentdExternalIps,
+      args.fluentdServiceType,
+      args.fluentdNodePort,
+    );
+    this.forwardSharedKey = fluentd.sharedKey;
+    this.edgeCredentials = pulumi.secret(
+      pulumi.all(
+        Object.fromEntries(
+          args.edgeClusters.map((c) => [
+            c,
+            pulumi
+              .all([fluentd.clusterPasswords[c], clientCerts[c]?.certPem, clientCerts[c]?.privateKeyPem])
+              .apply(
+                ([password, clientCertPem, clientKeyPem]): EdgeCredentials => ({
+                  username: c,
+                  password,
+                  ...(clientCertPem && clientKeyPem ? { clientCertPem, clientKeyPem } : {}),
+                }),
+              ),
+          ]),
+        ),
+      ),
+    );
     this.registerOutputs({
       namespace: this.namespace,
       elasticsearchUrl: this.elasticsearchUrl,
       kibanaUrl: this.kibanaUrl,
       caCertPem: this.caCertPem,
       elasticPassword: this.elasticPassword,
+      forwardEndpoint: this.forwardEndpoint,
+      forwardSharedKey: this.forwardSharedKey,
+      edgeCredentials: this.edgeCredentials,
     });
   }
 }

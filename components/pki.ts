@@ -30,6 +30,7 @@ const SERVER_USES = ["digital_signature", "key_encipherment", "server_auth"];
 // Transport peers are both client and server of each other.
 const PEER_USES = [...SERVER_USES, "client_auth"];
 const CA_USES = ["cert_signing", "crl_signing", "digital_signature"];
+const CLIENT_USES = ["digital_signature", "key_encipherment", "client_auth"];
 
 interface Authority {
   certPem: pulumi.Output<string>;
@@ -45,8 +46,6 @@ interface Authority {
 export class Pki extends pulumi.ComponentResource {
   /** The CA certificate clients verify Elasticsearch, Kibana and Fluentd with (public). */
   public readonly caCertPem: pulumi.Output<string>;
-  /** The CA that signs client certificates too; its key is kept for issuing edge client certificates. */
-  public readonly caPrivateKeyPem: pulumi.Output<string>;
   public readonly transportCaCertPem: pulumi.Output<string>;
   public readonly elasticsearchHttp: IssuedCert;
   public readonly elasticsearchTransport: IssuedCert;
@@ -54,6 +53,7 @@ export class Pki extends pulumi.ComponentResource {
   public readonly fluentd: IssuedCert;
 
   private readonly args: PkiArgs;
+  private readonly ca: Authority;
 
   constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
     if (args.certRenewalHours >= args.certValidityHours) {
@@ -67,8 +67,8 @@ export class Pki extends pulumi.ComponentResource {
 
     const ca = this.authority(`${name}-ca`, "efk-pulumi CA");
     const transportCa = this.authority(`${name}-transport-ca`, "efk-pulumi Elasticsearch transport CA");
+    this.ca = ca;
     this.caCertPem = ca.certPem;
-    this.caPrivateKeyPem = ca.privateKeyPem;
     this.transportCaCertPem = transportCa.certPem;
 
     const ns = args.namespace;
@@ -107,7 +107,6 @@ export class Pki extends pulumi.ComponentResource {
 
     this.registerOutputs({
       caCertPem: this.caCertPem,
-      caPrivateKeyPem: this.caPrivateKeyPem,
       transportCaCertPem: this.transportCaCertPem,
       elasticsearchHttp: this.elasticsearchHttp,
       elasticsearchTransport: this.elasticsearchTransport,
@@ -133,8 +132,12 @@ export class Pki extends pulumi.ComponentResource {
     return { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
   }
 
-  /** Issues a certificate signed by `ca`; also used by the central stack for per-cluster client certificates. */
-  public issue(
+  /** A client certificate for a forwarding cluster, signed by the CA the aggregator verifies clients with. */
+  public issueClientCert(name: string, commonName: string): IssuedCert {
+    return this.issue(name, this.ca, commonName, [], [], CLIENT_USES);
+  }
+
+  private issue(
     name: string,
     ca: Authority,
     commonName: string,
@@ -168,5 +171,3 @@ export class Pki extends pulumi.ComponentResource {
     return { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
   }
 }
-
-export const CLIENT_USES = ["digital_signature", "key_encipherment", "client_auth"];

@@ -82,3 +82,38 @@ export function kibanaUrl(namespace: string): string {
 function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
+
+/** Where a forwarder sends: the address it dials, and the name it checks the certificate against. */
+export interface ForwardEndpoint {
+  host: string;
+  port: number;
+  serverName: string;
+}
+
+/** The aggregator as forwarders on the central cluster reach it. */
+export function inClusterForwardEndpoint(namespace: string): ForwardEndpoint {
+  const host = `${FLUENTD_FULLNAME}.${namespace}.svc`;
+  return { host, port: FLUENTD_FORWARD_PORT, serverName: host };
+}
+
+/**
+ * The aggregator as edge clusters reach it: the first external name, else the first external IP (then
+ * checked against a DNS name that is in the certificate, because host name checks do not match IPs).
+ */
+export function externalForwardEndpoint(
+  namespace: string,
+  hosts: string[],
+  ips: string[],
+  serviceType: "LoadBalancer" | "NodePort" | "None",
+  nodePort: number,
+): ForwardEndpoint | undefined {
+  const host = hosts[0] ?? ips[0];
+  if (serviceType === "None" || host === undefined) {
+    return undefined;
+  }
+  return {
+    host,
+    port: serviceType === "NodePort" ? nodePort : FLUENTD_FORWARD_PORT,
+    serverName: hosts[0] ?? `${FLUENTD_FULLNAME}-external.${namespace}.svc`,
+  };
+}

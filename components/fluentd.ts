@@ -1,0 +1,133 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { CA_KEY, FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, RELEASES } from "../lib/names";
+import { FLUENTD_ENV, clusterPasswordEnv } from "../lib/render/fluentd";
+import { FLUENTD_SECRETS, fluentdValues, type FluentdValuesInput } from "../lib/values/fluentd";
+import { generatedPassword } from "./elasticsearch";
+import { ChartSource, helmRelease } from "./helm";
+import { IssuedCert } from "./pki";
+
+export type ExternalServiceType = "LoadBalancer" | "NodePort" | "None";
+
+export interface FluentdArgs extends FluentdValuesInput {
+  /** The Namespace resource's name (must exist). */
+  namespaceRef: pulumi.Input<string>;
+  chart: ChartSource;
+  timeoutSeconds: number;
+  /** Fluentd's server certificate (its SANs include the external names edges dial). */
+  cert: IssuedCert;
+  /** CA that verifies Elasticsearch and, with client certificates on, the forwarders. */
+  caCertPem: pulumi.Input<string>;
+  /** Password of the Elasticsearch user Fluentd writes as. */
+  elasticsearchPassword: pulumi.Input<string>;
+  /** How edge clusters reach the aggregator. */
+  externalServiceType: ExternalServiceType;
+  /** Node port of the external Service, for `NodePort`. */
+  nodePort: number;
+  /** What must be ready first (the Elasticsearch release: Fluentd's user lives there). */
+  after: pulumi.Resource[];
+}
+
+/**
+ * The aggregator: a Fluentd StatefulSet with a file buffer on a volume per pod, accepting forward over
+ * TLS from registered clusters only, each with its own password, and writing to Elasticsearch.
+ */
+export class Fluentd extends pulumi.ComponentResource {
+  /** The shared key every forwarder presents (secret). */
+  public readonly sharedKey: pulumi.Output<string>;
+  /** One password per registered cluster, keyed by cluster name (secret). */
+  public readonly clusterPasswords: Record<string, pulumi.Output<string>>;
+  /** The in-cluster Service name forwarders on this cluster dial. */
+  public readonly serviceName: pulumi.Output<string>;
+  public readonly release: k8s.helm.v3.Release;
+
+  constructor(name: string, args: FluentdArgs, opts?: pulumi.ComponentResourceOptions) {
+    if (new Set(args.clusters).size !== args.clusters.length || args.clusters.length === 0) {
+      throw new pulumi.InputPropertyError({
+        propertyPath: "clusters",
+        reason: `must be a non-empty list of distinct names, got ${JSON.stringify(args.clusters)}`,
+      });
+    }
+    super("efk:logging:Fluentd", name, {}, opts);
+
+    const sharedKey = generatedPassword(`${name}-shared-key`, this);
+    this.clusterPasswords = {};
+    const env: Record<string, pulumi.Input<string>> = {
+      [FLUENTD_ENV.sharedKey]: sharedKey.result,
+      [FLUENTD_ENV.esPassword]: args.elasticsearchPassword,
+    };
+    for (const cluster of args.clusters) {
+      // Named after the cluster: removing a cluster deletes its password, and only its password.
+      const password = generatedPassword(`${name}-cluster-${cluster}`, this);
+      this.clusterPasswords[cluster] = pulumi.secret(password.result);
+      env[clusterPasswordEnv(cluster)] = password.result;
+    }
+
+    const envSecret = new k8s.core.v1.Secret(
+      `${name}-credentials`,
+      {
+        metadata: { name: FLUENTD_SECRETS.env, namespace: args.namespaceRef },
+        type: "Opaque",
+        stringData: env,
+      },
+      { parent: this },
+    );
+    const tlsSecret = new k8s.core.v1.Secret(
+      `${name}-tls`,
+      {
+        metadata: { name: FLUENTD_SECRETS.tls, namespace: args.namespaceRef },
+        type: "Opaque",
+        stringData: {
+          "tls.crt": args.cert.certPem,
+          "tls.key": args.cert.privateKeyPem,
+          [CA_KEY]: args.caCertPem,
+        },
+      },
+      { parent: this },
+    );
+
+    this.release = helmRelease(
+      `${name}-release`,
+      {
+        source: args.chart,
+        releaseName: RELEASES.fluentd,
+        namespace: args.namespaceRef,
+        values: fluentdValues(args),
+        timeoutSeconds: args.timeoutSeconds,
+      },
+      { parent: this, dependsOn: [...args.after, envSecret, tlsSecret] },
+    );
+
+    if (args.externalServiceType !== "None") {
+      new k8s.core.v1.Service(
+        `${name}-external`,
+        {
+          metadata: { name: `${FLUENTD_FULLNAME}-external`, namespace: args.namespaceRef },
+          spec: {
+            type: args.externalServiceType,
+            // The chart's pod labels (fluentd chart _helpers.tpl selectorLabels).
+            selector: { "app.kubernetes.io/name": "fluentd", "app.kubernetes.io/instance": RELEASES.fluentd },
+            ports: [
+              {
+                name: "forward",
+                protocol: "TCP",
+                port: FLUENTD_FORWARD_PORT,
+                targetPort: FLUENTD_FORWARD_PORT,
+                ...(args.externalServiceType === "NodePort" ? { nodePort: args.nodePort } : {}),
+              },
+            ],
+          },
+        },
+        { parent: this, dependsOn: [this.release] },
+      );
+    }
+
+    this.sharedKey = pulumi.secret(sharedKey.result);
+    this.serviceName = pulumi.output(FLUENTD_FULLNAME);
+    this.registerOutputs({
+      sharedKey: this.sharedKey,
+      clusterPasswords: this.clusterPasswords,
+      serviceName: this.serviceName,
+    });
+  }
+}

@@ -1,0 +1,170 @@
+import { AGGREGATOR_HOSTNAME } from "./fluentd";
+
+/** Paths inside the Fluent Bit container. */
+export const FLUENT_BIT_PATHS = {
+  /** A host directory of its own (hostPath), so tail offsets and buffered chunks survive pod restarts. */
+  stateDir: "/var/lib/fluent-bit",
+  tlsDir: "/fluent-bit/tls",
+  containerLogs: "/var/log/containers",
+} as const;
+
+/** Environment variables Fluent Bit reads its secrets from (filled from a Kubernetes Secret). */
+export const FLUENT_BIT_ENV = {
+  sharedKey: "FLUENT_SHARED_KEY",
+  password: "FLUENT_PASSWORD",
+} as const;
+
+export interface FluentBitConfInput {
+  /** Put on every record as `cluster`; also the forward username. */
+  clusterName: string;
+  forward: {
+    host: string;
+    port: number;
+    /** Name checked against the server certificate (the host, or a name in the certificate when `host` is an IP). */
+    tlsVhost: string;
+    caFile: string;
+    /** Client certificate and key files, when the aggregator requires them. */
+    clientCert?: { certFile: string; keyFile: string };
+  };
+  /** Disk the output may fill while the aggregator is unreachable. */
+  bufferLimitBytes: number;
+  excludeNamespaces: string[];
+  excludeContainers: string[];
+  metricsPort: number;
+}
+
+/** The chart's `config` sections; the chart concatenates service, inputs, filters and outputs into fluent-bit.conf. */
+export interface FluentBitConfig {
+  service: string;
+  inputs: string;
+  filters: string;
+  outputs: string;
+  customParsers: string;
+}
+
+type Entry = [string, string | number | undefined];
+
+/** One `[SECTION]` of Fluent Bit's classic format; keys aligned for reading. */
+export function section(name: string, entries: Entry[], comment?: string): string {
+  const present = entries.filter((e): e is [string, string | number] => e[1] !== undefined);
+  const width = Math.max(...present.map(([k]) => k.length));
+  const lines = present.map(([k, v]) => `    ${k.padEnd(width)} ${String(v)}`);
+  const head = comment ? comment.split("\n").map((l) => `# ${l}\n`).join("") : "";
+  return `${head}[${name}]\n${lines.join("\n")}\n`;
+}
+
+/** `Exclude_Path` globs for unwanted namespaces and containers: their files are never read. */
+export function excludePaths(namespaces: string[], containers: string[]): string | undefined {
+  // Kubernetes names the files <pod>_<namespace>_<container>-<container id>.log
+  const globs = [
+    ...namespaces.map((ns) => `${FLUENT_BIT_PATHS.containerLogs}/*_${ns}_*.log`),
+    ...containers.map((c) => `${FLUENT_BIT_PATHS.containerLogs}/*_*_${c}-*.log`),
+  ];
+  return globs.length > 0 ? globs.join(",") : undefined;
+}
+
+export function forwardSelfHostname(clusterName: string): string {
+  const name = `${clusterName}-fluent-bit`;
+  if (name === AGGREGATOR_HOSTNAME) {
+    throw new Error(`self_hostname ${name} equals the aggregator's; the forward handshake would refuse it`);
+  }
+  return name;
+}
+
+export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
+  const state = FLUENT_BIT_PATHS.stateDir;
+  const service = section("SERVICE", [
+    ["Daemon", "Off"],
+    ["Flush", 1],
+    ["Log_Level", "info"],
+    ["Parsers_File", "/fluent-bit/etc/parsers.conf"],
+    ["Parsers_File", "/fluent-bit/etc/conf/custom_parsers.conf"],
+    ["HTTP_Server", "On"],
+    ["HTTP_Listen", "0.0.0.0"],
+    ["HTTP_Port", c.metricsPort],
+    ["Health_Check", "On"],
+    // Chunks are written to the node's disk before they are sent: a restart or an unreachable
+    // aggregator loses nothing that was read.
+    ["storage.path", `${state}/storage/`],
+    ["storage.sync", "normal"],
+    ["storage.checksum", "Off"],
+    ["storage.backlog.mem_limit", "16M"],
+    ["storage.max_chunks_up", 128],
+  ]);
+  const inputs = section(
+    "INPUT",
+    [
+      ["Name", "tail"],
+      ["Tag", "kube.*"],
+      ["Path", `${FLUENT_BIT_PATHS.containerLogs}/*.log`],
+      ["Exclude_Path", excludePaths(c.excludeNamespaces, c.excludeContainers)],
+      ["multiline.parser", "docker, cri"],
+      // Offsets on the host: a restarted pod resumes where it stopped instead of re-reading or skipping.
+      ["DB", `${state}/tail.db`],
+      ["DB.locking", "true"],
+      ["Skip_Long_Lines", "On"],
+      ["Refresh_Interval", 10],
+      ["storage.type", "filesystem"],
+    ],
+    "Every container's log on this node.",
+  );
+  const filters = [
+    section("FILTER", [
+      ["Name", "kubernetes"],
+      ["Match", "kube.*"],
+      ["Merge_Log", "On"],
+      ["Keep_Log", "Off"],
+      ["K8S-Logging.Parser", "On"],
+      ["K8S-Logging.Exclude", "On"],
+      ["Labels", "On"],
+      ["Annotations", "Off"],
+    ]),
+    section("FILTER", [
+      ["Name", "record_modifier"],
+      ["Match", "*"],
+      ["Record", `cluster ${c.clusterName}`],
+    ]),
+  ].join("\n");
+  const outputs = section(
+    "OUTPUT",
+    [
+      ["Name", "forward"],
+      ["Match", "*"],
+      ["Host", c.forward.host],
+      ["Port", c.forward.port],
+      ["Self_Hostname", forwardSelfHostname(c.clusterName)],
+      ["Shared_Key", `\${${FLUENT_BIT_ENV.sharedKey}}`],
+      ["Username", c.clusterName],
+      ["Password", `\${${FLUENT_BIT_ENV.password}}`],
+      // Records leave the disk buffer only once the aggregator has written them to its own.
+      ["Require_Ack_Response", "On"],
+      // Fluent Bit 5 sends metadata Fluentd 1.19 rejects as invalid, silently: send plain events.
+      ["Retain_Metadata_In_Forward_Mode", "Off"],
+      ["tls", "On"],
+      ["tls.verify", "On"],
+      // Off by default in Fluent Bit: without it any certificate our CA signed would do.
+      ["tls.verify_hostname", "On"],
+      ["tls.vhost", c.forward.tlsVhost],
+      ["tls.ca_file", c.forward.caFile],
+      ["tls.crt_file", c.forward.clientCert?.certFile],
+      ["tls.key_file", c.forward.clientCert?.keyFile],
+      // The default (1 retry) drops data; keep retrying, bounded by the disk limit below.
+      ["Retry_Limit", "no_limits"],
+      ["storage.total_limit_size", c.bufferLimitBytes],
+    ],
+    "The aggregator: TLS with certificate and host name verified, shared key, this cluster's user.",
+  );
+  const customParsers = section("PARSER", [
+    ["Name", "docker_no_time"],
+    ["Format", "json"],
+    ["Time_Keep", "Off"],
+    ["Time_Key", "time"],
+    ["Time_Format", "%Y-%m-%dT%H:%M:%S.%L"],
+  ]);
+  return { service, inputs, filters, outputs, customParsers };
+}
+
+/** fluent-bit.conf as the chart assembles it (configmap.yaml: service, inputs, filters, outputs). */
+export function fluentBitConfFile(c: FluentBitConfig): string {
+  return [c.service, c.inputs, c.filters, c.outputs].join("\n");
+}

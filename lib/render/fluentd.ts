@@ -1,0 +1,203 @@
+import { directive, fromEnv, renderDirectives, type Directive } from "./directive";
+
+/** Where the aggregator's files are, inside its container (the chart mounts the buffer volume at /var/log/fluent). */
+export const FLUENTD_PATHS = {
+  tlsDir: "/fluentd/tls",
+  bufferDir: "/var/log/fluent/buffer",
+} as const;
+
+/** Environment variables the aggregator reads its secrets from (filled from a Kubernetes Secret). */
+export const FLUENTD_ENV = {
+  sharedKey: "FLUENT_SHARED_KEY",
+  esPassword: "ES_WRITER_PASSWORD",
+} as const;
+
+/** The env var that holds a forwarding cluster's password: `FLUENT_PASSWORD_PROD_EU` for `prod-eu`. */
+export function clusterPasswordEnv(cluster: string): string {
+  return `FLUENT_PASSWORD_${cluster.toUpperCase().replace(/-/g, "_")}`;
+}
+
+/** Records whose `cluster` is not a registered cluster go to this data stream instead of making new ones. */
+export const UNREGISTERED_CLUSTER = "unregistered";
+
+/** The aggregator's forward `self_hostname`; clients must use a different one or the handshake fails. */
+export const AGGREGATOR_HOSTNAME = "efk-aggregator";
+
+export interface FluentdConfInput {
+  forwardPort: number;
+  /** Prometheus metrics port; the chart's probes call /metrics on it. */
+  metricsPort: number;
+  tls: {
+    certPath: string;
+    keyPath: string;
+    /** CA that signs client certificates; set to require one from every client. */
+    clientCaPath?: string;
+  };
+  /** Clusters allowed to forward, each logging in with its own name and password. */
+  clusters: string[];
+  elasticsearch: {
+    host: string;
+    port: number;
+    caPath: string;
+    user: string;
+  };
+  dataStreamPrefix: string;
+  retentionDays: number;
+  bufferDir: string;
+  /** Bytes the file buffer may hold before the input blocks (and forwarders buffer on their side). */
+  bufferLimitBytes: number;
+}
+
+/**
+ * The ILM policy every data stream uses: roll over daily or at 50 GB per primary shard, delete
+ * `retentionDays` after rollover.
+ */
+export function ilmPolicy(retentionDays: number): Record<string, unknown> {
+  return {
+    policy: {
+      phases: {
+        hot: { actions: { rollover: { max_age: "1d", max_primary_shard_size: "50gb" } } },
+        delete: { min_age: `${retentionDays}d`, actions: { delete: {} } },
+      },
+    },
+  };
+}
+
+export function dataStreamName(prefix: string, cluster: string): string {
+  return `${prefix}-${cluster}`;
+}
+
+function forwardSource(c: FluentdConfInput): Directive {
+  const transport = directive("transport", "tls", {
+    cert_path: c.tls.certPath,
+    private_key_path: c.tls.keyPath,
+    // Both ends otherwise pin TLS 1.2 exactly; allow 1.3 for clients that offer it.
+    min_version: "TLSv1_2",
+    max_version: "TLSv1_3",
+    ca_path: c.tls.clientCaPath,
+    client_cert_auth: c.tls.clientCaPath ? true : undefined,
+  });
+  const users = c.clusters.map((cluster) =>
+    directive("user", undefined, { username: cluster, password: fromEnv(clusterPasswordEnv(cluster)) }),
+  );
+  const security = directive(
+    "security",
+    undefined,
+    { self_hostname: AGGREGATOR_HOSTNAME, shared_key: fromEnv(FLUENTD_ENV.sharedKey), user_auth: true },
+    users,
+  );
+  return directive(
+    "source",
+    undefined,
+    { "@type": "forward", "@id": "in_forward", "@label": "@EFK", bind: "0.0.0.0", port: c.forwardPort },
+    [transport, security],
+    "Fluent Bit on every cluster: TLS, shared key, and one user per registered cluster.",
+  );
+}
+
+function clusterFilter(clusters: string[]): Directive {
+  // Only registered names become data streams: a typo or a hostile value cannot create new ones, and an
+  // invalid name (upper case) cannot make Elasticsearch reject, and the plugin drop, a whole chunk.
+  const known = clusters.join(" ");
+  return directive(
+    "filter",
+    "**",
+    { "@type": "record_transformer", enable_ruby: true },
+    [
+      directive("record", undefined, {
+        cluster: `\${%w[${known}].include?(record['cluster']) ? record['cluster'] : '${UNREGISTERED_CLUSTER}'}`,
+      }),
+    ],
+    "The data stream is chosen by the record's cluster field.",
+  );
+}
+
+function elasticsearchOutput(c: FluentdConfInput): Directive {
+  const buffer = directive(
+    "buffer",
+    "cluster",
+    [
+      ["@type", "file"],
+      ["path", `${c.bufferDir}/elasticsearch`],
+      ["flush_mode", "interval"],
+      ["flush_interval", "5s"],
+      ["flush_thread_count", 4],
+      // Flush what is buffered when the pod stops; what is left stays on the volume for the next start.
+      ["flush_at_shutdown", true],
+      // Well under Elasticsearch's 100 MB http.max_content_length: one chunk is one bulk request.
+      ["chunk_limit_size", "8MB"],
+      ["total_limit_size", c.bufferLimitBytes],
+      // Full buffer: stop reading from forwarders (they buffer on disk) rather than drop anything.
+      ["overflow_action", "block"],
+      ["retry_type", "exponential_backoff"],
+      ["retry_forever", true],
+      ["retry_max_interval", "60s"],
+    ],
+  );
+  return directive(
+    "match",
+    "**",
+    [
+      ["@type", "elasticsearch_data_stream"],
+      ["@id", "out_elasticsearch"],
+      ["host", c.elasticsearch.host],
+      ["port", c.elasticsearch.port],
+      ["scheme", "https"],
+      ["ssl_verify", true],
+      ["ca_file", c.elasticsearch.caPath],
+      ["ssl_min_version", "TLSv1_2"],
+      ["ssl_max_version", "TLSv1_3"],
+      ["user", c.elasticsearch.user],
+      ["password", fromEnv(FLUENTD_ENV.esPassword)],
+      ["data_stream_name", dataStreamName(c.dataStreamPrefix, "${cluster}")],
+      // Exact index pattern per stream: with a wildcard, cluster "prod"'s template would also match
+      // "prod-eu"'s stream, and Elasticsearch refuses two templates of one priority on one pattern.
+      ["data_stream_template_use_index_patterns_wildcard", false],
+      ["data_stream_ilm_name", `${c.dataStreamPrefix}-retention`],
+      ["data_stream_ilm_policy", JSON.stringify(ilmPolicy(c.retentionDays))],
+      ["data_stream_ilm_policy_overwrite", true],
+      // Elasticsearch may be down when Fluentd starts (or restarts with a full buffer): do not exit then.
+      ["verify_es_version_at_startup", false],
+      ["default_elasticsearch_version", 8],
+      ["reload_connections", false],
+      ["reconnect_on_error", true],
+      ["request_timeout", "30s"],
+    ],
+    [buffer],
+    "Elasticsearch over HTTPS, CA verified, one data stream per cluster, as a least-privilege user.",
+  );
+}
+
+/** The chart's `fileConfigs`: files it mounts in /etc/fluent/config.d and includes from fluent.conf. */
+export function renderFluentdConfig(c: FluentdConfInput): Record<string, string> {
+  if (c.clusters.length === 0) {
+    throw new Error("renderFluentdConfig: no cluster is registered; nobody could forward");
+  }
+  const metrics = directive("source", undefined, {
+    "@type": "prometheus",
+    "@id": "in_prometheus",
+    bind: "0.0.0.0",
+    port: c.metricsPort,
+    metrics_path: "/metrics",
+  });
+  const pipeline = directive("label", "@EFK", [], [clusterFilter(c.clusters), elasticsearchOutput(c)]);
+  return {
+    "01_sources.conf": renderDirectives([metrics, forwardSource(c)]),
+    // The chart's default files 02 and 03 tail host logs and relabel them; an aggregator has none.
+    "02_filters.conf": "# (none: records arrive enriched by Fluent Bit)\n",
+    "03_dispatch.conf": "# (none)\n",
+    "04_outputs.conf": renderDirectives([pipeline]),
+  };
+}
+
+/** The chart's main fluent.conf (fluentd chart 0.6.0, fluentd-configurations-cm.yaml), which includes config.d. */
+export const FLUENTD_MAIN_CONF = `# do not collect fluentd logs to avoid infinite loops.
+<label @FLUENT_LOG>
+  <match **>
+    @type null
+    @id ignore_fluent_logs
+  </match>
+</label>
+
+@include config.d/*.conf
+`;

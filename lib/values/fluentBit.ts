@@ -1,0 +1,81 @@
+import { quantityBytes } from "../quantity";
+import { FLUENT_BIT_PATHS, renderFluentBitConfig, type FluentBitConfig } from "../render/fluentBit";
+
+export const FLUENT_BIT_SECRETS = {
+  env: "fluent-bit-credentials",
+  tls: "fluent-bit-tls",
+} as const;
+
+export const FLUENT_BIT_METRICS_PORT = 2020;
+
+export interface FluentBitValuesInput {
+  clusterName: string;
+  imageTag: string;
+  cpu: string;
+  memory: string;
+  bufferSize: string;
+  excludeNamespaces: string[];
+  excludeContainers: string[];
+  /** The aggregator's address as this cluster reaches it. */
+  host: string;
+  port: number;
+  /** The name to verify the aggregator's certificate against. */
+  tlsVhost: string;
+  /** Whether the aggregator requires a client certificate (then the TLS Secret holds tls.crt and tls.key). */
+  clientCert: boolean;
+}
+
+export function fluentBitConfig(v: FluentBitValuesInput): FluentBitConfig {
+  const tls = (file: string) => `${FLUENT_BIT_PATHS.tlsDir}/${file}`;
+  return renderFluentBitConfig({
+    clusterName: v.clusterName,
+    forward: {
+      host: v.host,
+      port: v.port,
+      tlsVhost: v.tlsVhost,
+      caFile: tls("ca.crt"),
+      clientCert: v.clientCert ? { certFile: tls("tls.crt"), keyFile: tls("tls.key") } : undefined,
+    },
+    bufferLimitBytes: quantityBytes(v.bufferSize),
+    excludeNamespaces: v.excludeNamespaces,
+    excludeContainers: v.excludeContainers,
+    metricsPort: FLUENT_BIT_METRICS_PORT,
+  });
+}
+
+/** Values for the fluent/fluent-bit 0.58.1 chart: a DaemonSet on every node, host logs read-only. */
+export function fluentBitValues(v: FluentBitValuesInput): Record<string, unknown> {
+  const hostPath = (path: string, type?: string) => ({ hostPath: { path, ...(type ? { type } : {}) } });
+  return {
+    fullnameOverride: "fluent-bit",
+    kind: "DaemonSet",
+    image: { tag: v.imageTag },
+    // A helm-test hook pod pulling busybox:latest; nothing we need.
+    testFramework: { enabled: false },
+    config: fluentBitConfig(v),
+    envFrom: [{ secretRef: { name: FLUENT_BIT_SECRETS.env } }],
+    // Host logs read-only; state (offsets, buffered chunks) in a directory of its own.
+    daemonSetVolumes: [
+      { name: "varlog", ...hostPath("/var/log") },
+      { name: "varlibdockercontainers", ...hostPath("/var/lib/docker/containers") },
+      { name: "etcmachineid", ...hostPath("/etc/machine-id", "File") },
+      { name: "state", ...hostPath("/var/lib/efk-fluent-bit", "DirectoryOrCreate") },
+    ],
+    daemonSetVolumeMounts: [
+      { name: "varlog", mountPath: "/var/log", readOnly: true },
+      { name: "varlibdockercontainers", mountPath: "/var/lib/docker/containers", readOnly: true },
+      { name: "etcmachineid", mountPath: "/etc/machine-id", readOnly: true },
+      { name: "state", mountPath: FLUENT_BIT_PATHS.stateDir },
+    ],
+    extraVolumes: [{ name: "tls", secret: { secretName: FLUENT_BIT_SECRETS.tls, defaultMode: 0o400 } }],
+    extraVolumeMounts: [{ name: "tls", mountPath: FLUENT_BIT_PATHS.tlsDir, readOnly: true }],
+    // Every node, tainted ones included: logs from any node are wanted.
+    tolerations: [{ operator: "Exists" }],
+    resources: { requests: { cpu: v.cpu, memory: v.memory }, limits: { memory: v.memory } },
+    securityContext: {
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { CA_KEY, FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, elasticsearchUrl } from "../names";
+import { quantityBytes } from "../quantity";
+import { FLUENTD_PATHS, renderFluentdConfig } from "../render/fluentd";
+import { FLUENTD_WRITER_USER } from "./elasticsearch";
+
+export const FLUENTD_SECRETS = {
+  /** Environment for the aggregator: shared key, Elasticsearch password, one password per cluster. */
+  env: "fluentd-credentials",
+  tls: "fluentd-tls",
+} as const;
+
+export const FLUENTD_METRICS_PORT = 24231;
+
+/** The share of the buffer volume the file buffer may fill; the rest is headroom for chunk files in flight. */
+export const BUFFER_SHARE_OF_VOLUME = 0.8;
+
+export interface FluentdValuesInput {
+  namespace: string;
+  replicas: number;
+  imageTag: string;
+  cpu: string;
+  memory: string;
+  storageClass: string;
+  storageSize: string;
+  clusters: string[];
+  clientCertAuth: boolean;
+  dataStreamPrefix: string;
+  retentionDays: number;
+}
+
+export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string> {
+  const tls = (file: string) => `${FLUENTD_PATHS.tlsDir}/${file}`;
+  return renderFluentdConfig({
+    forwardPort: FLUENTD_FORWARD_PORT,
+    metricsPort: FLUENTD_METRICS_PORT,
+    tls: {
+      certPath: tls("tls.crt"),
+      keyPath: tls("tls.key"),
+      clientCaPath: v.clientCertAuth ? tls(CA_KEY) : undefined,
+    },
+    clusters: v.clusters,
+    elasticsearch: {
+      host: new URL(elasticsearchUrl(v.namespace)).hostname,
+      port: Number(new URL(elasticsearchUrl(v.namespace)).port),
+      caPath: tls(CA_KEY),
+      user: FLUENTD_WRITER_USER,
+    },
+    dataStreamPrefix: v.dataStreamPrefix,
+    retentionDays: v.retentionDays,
+    bufferDir: FLUENTD_PATHS.bufferDir,
+    bufferLimitBytes: Math.floor(quantityBytes(v.storageSize) * BUFFER_SHARE_OF_VOLUME),
+  });
+}
+
+/** Values for the fluent/fluentd 0.6.0 chart, as an aggregator: StatefulSet, buffer volume, no host mounts. */
+export function fluentdValues(v: FluentdValuesInput): Record<string, unknown> {
+  return {
+    fullnameOverride: FLUENTD_FULLNAME,
+    kind: "StatefulSet",
+    replicaCount: v.replicas,
+    variant: "elasticsearch8",
+    image: { tag: v.imageTag },
+    // An aggregator reads no host logs and asks nothing of the Kubernetes API.
+    mountVarLogDirectory: false,
+    mountDockerContainersDirectory: false,
+    rbac: { create: false },
+    // The chart mounts the claim at /var/log/fluent; the file buffer lives there.
+    persistence: {
+      enabled: true,
+      storageClass: v.storageClass,
+      accessMode: "ReadWriteOnce",
+      size: v.storageSize,
+    },
+    service: {
+      type: "ClusterIP",
+      ports: [{ name: "forward", protocol: "TCP", containerPort: FLUENTD_FORWARD_PORT }],
+    },
+    envFrom: [{ secretRef: { name: FLUENTD_SECRETS.env } }],
+    volumes: [{ name: "tls", secret: { secretName: FLUENTD_SECRETS.tls, defaultMode: 0o400 } }],
+    volumeMounts: [{ name: "tls", mountPath: FLUENTD_PATHS.tlsDir, readOnly: true }],
+    fileConfigs: fluentdFileConfigs(v),
+    resources: { requests: { cpu: v.cpu, memory: v.memory }, limits: { memory: v.memory } },
+    // Time to flush the buffer at shutdown; what is left stays on the volume.
+    terminationGracePeriodSeconds: 120,
+    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+    dashboards: { enabled: "false" },
+  };
+}

@@ -1,0 +1,157 @@
+import "../mocks";
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { byType, containsSecret, find, recorded, valueOf } from "../mocks";
+import { runProgram, runProgramExpectingError, type StackRefs } from "../harness";
+
+const CENTRAL = "acme/efk/central";
+const EDGE_CONFIG = { role: "edge", clusterName: "prod-eu", centralStack: CENTRAL, namespace: "logs" };
+const SHARED_KEY = "central-shared-key-value";
+const PASSWORD = "prod-eu-password-value";
+const CA = "-----BEGIN CERTIFICATE-----\ncentral-ca\n-----END CERTIFICATE-----\n";
+
+function centralRef(credentials: Record<string, unknown>, extra: Record<string, unknown> = {}): StackRefs {
+  return {
+    [CENTRAL]: {
+      outputs: {
+        forwardEndpoint: { host: "logs.example.com", port: 24224, serverName: "logs.example.com" },
+        caCertPem: CA,
+        forwardSharedKey: SHARED_KEY,
+        edgeCredentials: credentials,
+        ...extra,
+      },
+      secretOutputNames: ["forwardSharedKey", "edgeCredentials"],
+    },
+  };
+}
+
+const REGISTERED = centralRef({ "prod-eu": { username: "prod-eu", password: PASSWORD } });
+
+function fluentBitValues() {
+  return find("kubernetes:helm.sh/v3:Release", "efk-fluent-bit-release").inputs.values as {
+    config: Record<string, string>;
+  };
+}
+
+describe("edge stack", () => {
+  let outputs: Record<string, pulumi.Output<unknown>>;
+  before(async () => {
+    outputs = await runProgram(EDGE_CONFIG, REGISTERED);
+  });
+
+  it("reads the central stack named by efk:centralStack", () => {
+    const ref = find("pulumi:pulumi:StackReference", "efk-central");
+    assert.equal(ref.inputs.name, CENTRAL);
+  });
+
+  it("deploys Fluent Bit only: no Elasticsearch, Kibana or Fluentd", () => {
+    const releases = byType("kubernetes:helm.sh/v3:Release").map((r) => r.inputs.name);
+    assert.deepEqual(releases, ["fluent-bit"]);
+    assert.equal(byType("tls:index/privateKey:PrivateKey").length, 0);
+    assert.equal(byType("random:index/randomPassword:RandomPassword").length, 0);
+    assert.equal(
+      find("kubernetes:core/v1:Namespace", "efk-namespace").inputs.metadata instanceof Object,
+      true,
+    );
+  });
+
+  it("ships to the central endpoint, verifying its certificate and name against the central CA", () => {
+    const out = fluentBitValues().config.outputs;
+    assert.match(out, /Host\s+logs\.example\.com\n/);
+    assert.match(out, /tls\.vhost\s+logs\.example\.com\n/);
+    const tls = find("kubernetes:core/v1:Secret", "efk-fluent-bit-tls").inputs.stringData as Record<
+      string,
+      string
+    >;
+    assert.equal(tls["ca.crt"], CA);
+  });
+
+  it("authenticates with its own credentials and the shared key, read from the central stack, kept secret", () => {
+    const creds = find("kubernetes:core/v1:Secret", "efk-fluent-bit-credentials");
+    assert.deepEqual(creds.inputs.stringData, { FLUENT_SHARED_KEY: SHARED_KEY, FLUENT_PASSWORD: PASSWORD });
+    assert.equal(containsSecret(creds.rawInputs.stringData), true);
+    assert.match(fluentBitValues().config.outputs, /Username\s+prod-eu\n/);
+  });
+
+  it("puts no shared key or password into anything but Secrets", () => {
+    for (const r of recorded.filter(
+      (x) => x.type !== "kubernetes:core/v1:Secret" && x.type !== "pulumi:pulumi:StackReference",
+    )) {
+      const text = JSON.stringify(r.inputs);
+      assert.equal(
+        text.includes(SHARED_KEY) || text.includes(PASSWORD),
+        false,
+        `${r.type} ${r.name} holds a secret`,
+      );
+    }
+  });
+
+  it("exports no secret in plain text", async () => {
+    for (const [name, output] of Object.entries(outputs)) {
+      if (!(await pulumi.isSecret(output))) {
+        const text = JSON.stringify(await valueOf(output));
+        assert.equal(text.includes(SHARED_KEY) || text.includes(PASSWORD), false, name);
+      }
+    }
+  });
+
+  it("uses the client certificate the central stack issued it, when the central requires one", async () => {
+    await runProgram(
+      EDGE_CONFIG,
+      centralRef({
+        "prod-eu": {
+          username: "prod-eu",
+          password: PASSWORD,
+          clientCertPem: "CLIENT-CERT",
+          clientKeyPem: "CLIENT-KEY",
+        },
+      }),
+    );
+    const tls = find("kubernetes:core/v1:Secret", "efk-fluent-bit-tls");
+    assert.deepEqual(tls.inputs.stringData, {
+      "ca.crt": CA,
+      "tls.crt": "CLIENT-CERT",
+      "tls.key": "CLIENT-KEY",
+    });
+    assert.equal(containsSecret(tls.rawInputs.stringData), true);
+    assert.match(fluentBitValues().config.outputs, /tls\.crt_file\s+\/fluent-bit\/tls\/tls\.crt\n/);
+  });
+});
+
+describe("edge stack refusals", () => {
+  it("refuses a cluster the central stack does not know, saying which key to add on which stack", async () => {
+    const { error, registered } = await runProgramExpectingError(
+      EDGE_CONFIG,
+      centralRef({ "prod-us": { username: "prod-us", password: "x" } }),
+    );
+    assert.match(
+      error.message,
+      /cluster "prod-eu" \(efk:clusterName\) is not registered on the central stack "acme\/efk\/central"/,
+    );
+    assert.match(error.message, /it knows "prod-us"/);
+    assert.match(
+      error.message,
+      /pulumi config set --path 'edgeClusters\[1\]' prod-eu --stack acme\/efk\/central/,
+    );
+    // Only the read of the central stack; nothing of the edge's own.
+    assert.equal(registered, 1);
+    assert.equal(recorded[0].type, "pulumi:pulumi:StackReference");
+  });
+
+  it("refuses a central stack without a way in for edges", async () => {
+    const refs = REGISTERED;
+    const { forwardEndpoint: _drop, ...withoutEndpoint } = refs[CENTRAL].outputs;
+    const { error, registered } = await runProgramExpectingError(EDGE_CONFIG, {
+      [CENTRAL]: { ...refs[CENTRAL], outputs: withoutEndpoint },
+    });
+    assert.match(error.message, /exports no forwardEndpoint: set efk:fluentdServiceType/);
+    assert.equal(registered, 1);
+  });
+
+  it("refuses a stack that is not a central stack", async () => {
+    const { error } = await runProgramExpectingError(EDGE_CONFIG, {
+      [CENTRAL]: { outputs: { somethingElse: 1 }, secretOutputNames: [] },
+    });
+    assert.match(error.message, /exports no caCertPem, forwardSharedKey or edgeCredentials/);
+  });
+});

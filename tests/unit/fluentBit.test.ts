@@ -1,0 +1,166 @@
+import "../mocks";
+import * as assert from "node:assert/strict";
+import { byType, find } from "../mocks";
+import { CENTRAL_CONFIG, runProgram } from "../harness";
+import {
+  excludePaths,
+  fluentBitConfFile,
+  renderFluentBitConfig,
+  type FluentBitConfInput,
+} from "../../lib/render/fluentBit";
+
+const INPUT: FluentBitConfInput = {
+  clusterName: "prod-eu",
+  forward: {
+    host: "logs.example.com",
+    port: 24224,
+    tlsVhost: "logs.example.com",
+    caFile: "/fluent-bit/tls/ca.crt",
+  },
+  bufferLimitBytes: 2147483648,
+  excludeNamespaces: ["kube-system"],
+  excludeContainers: ["istio-proxy"],
+  metricsPort: 2020,
+};
+
+/** The value of `key` in the first `[name]` section that has it. */
+function setting(text: string, name: string, key: string): string | undefined {
+  for (const block of text.split(/^(?=\[)/m)) {
+    if (block.startsWith(`[${name}]`)) {
+      const m = new RegExp(`^\\s+${key.replace(/\./g, "\\.")}\\s+(.*)$`, "mi").exec(block);
+      if (m) {
+        return m[1].trim();
+      }
+    }
+  }
+  return undefined;
+}
+
+describe("Fluent Bit configuration renderer", () => {
+  const conf = fluentBitConfFile(renderFluentBitConfig(INPUT));
+
+  it("tails container logs with the docker and cri multiline parsers, offsets kept on the host", () => {
+    assert.equal(setting(conf, "INPUT", "Path"), "/var/log/containers/*.log");
+    assert.equal(setting(conf, "INPUT", "multiline.parser"), "docker, cri");
+    assert.equal(setting(conf, "INPUT", "DB"), "/var/lib/fluent-bit/tail.db");
+  });
+
+  it("buffers on the filesystem, bounded by the configured size", () => {
+    assert.equal(setting(conf, "SERVICE", "storage.path"), "/var/lib/fluent-bit/storage/");
+    assert.equal(setting(conf, "INPUT", "storage.type"), "filesystem");
+    assert.equal(setting(conf, "OUTPUT", "storage.total_limit_size"), "2147483648");
+  });
+
+  it("adds kubernetes metadata and the cluster field", () => {
+    assert.match(conf, /\[FILTER\]\n\s+Name\s+kubernetes\n/);
+    assert.match(conf, /Name\s+record_modifier\n\s+Match\s+\*\n\s+Record\s+cluster prod-eu\n/);
+  });
+
+  it("forwards over TLS with certificate and host name verified against the central CA", () => {
+    assert.equal(setting(conf, "OUTPUT", "Name"), "forward");
+    assert.equal(setting(conf, "OUTPUT", "tls"), "On");
+    assert.equal(setting(conf, "OUTPUT", "tls.verify"), "On");
+    assert.equal(setting(conf, "OUTPUT", "tls.verify_hostname"), "On");
+    assert.equal(setting(conf, "OUTPUT", "tls.vhost"), "logs.example.com");
+    assert.equal(setting(conf, "OUTPUT", "tls.ca_file"), "/fluent-bit/tls/ca.crt");
+    assert.equal(setting(conf, "OUTPUT", "tls.crt_file"), undefined);
+  });
+
+  it("authenticates with the shared key and this cluster's user, secrets from the environment", () => {
+    assert.equal(setting(conf, "OUTPUT", "Shared_Key"), "${FLUENT_SHARED_KEY}");
+    assert.equal(setting(conf, "OUTPUT", "Username"), "prod-eu");
+    assert.equal(setting(conf, "OUTPUT", "Password"), "${FLUENT_PASSWORD}");
+    assert.equal(setting(conf, "OUTPUT", "Self_Hostname"), "prod-eu-fluent-bit");
+  });
+
+  it("waits for acks, never gives up, and sends events Fluentd 1.19 accepts", () => {
+    assert.equal(setting(conf, "OUTPUT", "Require_Ack_Response"), "On");
+    assert.equal(setting(conf, "OUTPUT", "Retry_Limit"), "no_limits");
+    assert.equal(setting(conf, "OUTPUT", "Retain_Metadata_In_Forward_Mode"), "Off");
+  });
+
+  it("presents a client certificate when the aggregator requires one", () => {
+    const withCert = fluentBitConfFile(
+      renderFluentBitConfig({
+        ...INPUT,
+        forward: { ...INPUT.forward, clientCert: { certFile: "/c.crt", keyFile: "/c.key" } },
+      }),
+    );
+    assert.equal(setting(withCert, "OUTPUT", "tls.crt_file"), "/c.crt");
+    assert.equal(setting(withCert, "OUTPUT", "tls.key_file"), "/c.key");
+  });
+
+  it("never reads the files of excluded namespaces and containers", () => {
+    assert.equal(
+      excludePaths(["kube-system"], ["istio-proxy"]),
+      "/var/log/containers/*_kube-system_*.log,/var/log/containers/*_*_istio-proxy-*.log",
+    );
+    assert.equal(setting(conf, "INPUT", "Exclude_Path"), excludePaths(["kube-system"], ["istio-proxy"]));
+    assert.equal(excludePaths([], []), undefined);
+  });
+});
+
+describe("Fluent Bit on the central cluster", () => {
+  before(async () => {
+    await runProgram({ ...CENTRAL_CONFIG, namespace: "obs", fluentBitExcludeNamespaces: '["kube-system"]' });
+  });
+
+  interface FluentBitValues {
+    kind: string;
+    config: Record<string, string>;
+    envFrom: { secretRef: { name: string } }[];
+    daemonSetVolumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+    extraVolumes: { name: string; secret: { secretName: string } }[];
+    testFramework: { enabled: boolean };
+  }
+
+  function values(): FluentBitValues {
+    return find("kubernetes:helm.sh/v3:Release", "efk-fluent-bit-release").inputs.values as FluentBitValues;
+  }
+
+  it("ships to the in-cluster aggregator Service, verifying its in-cluster name", () => {
+    const out = values().config.outputs;
+    assert.equal(setting(out, "OUTPUT", "Host"), "fluentd.obs.svc");
+    assert.equal(setting(out, "OUTPUT", "tls.vhost"), "fluentd.obs.svc");
+    const dns = find("tls:index/certRequest:CertRequest", "efk-pki-fluentd-csr").inputs.dnsNames as string[];
+    assert.ok(dns.includes("fluentd.obs.svc"));
+    assert.equal(setting(out, "OUTPUT", "Username"), "hub");
+  });
+
+  it("is a DaemonSet that reads host logs read-only and keeps its state in a directory of its own", () => {
+    const v = values();
+    assert.equal(v.kind, "DaemonSet");
+    assert.equal(v.testFramework.enabled, false);
+    assert.equal(v.daemonSetVolumeMounts.find((m) => m.name === "varlog")?.readOnly, true);
+    const state = v.daemonSetVolumeMounts.find((m) => m.name === "state");
+    assert.equal(state?.mountPath, "/var/lib/fluent-bit");
+    assert.notEqual(state?.readOnly, true);
+  });
+
+  it("fills the environment its configuration reads from a Secret of its own cluster's credentials", () => {
+    const v = values();
+    const secret = byType("kubernetes:core/v1:Secret").find(
+      (s) => (s.inputs.metadata as { name: string }).name === v.envFrom[0].secretRef.name,
+    );
+    assert.ok(secret);
+    const data = secret.inputs.stringData as Record<string, string>;
+    for (const m of Object.values(v.config)
+      .join("\n")
+      .matchAll(/\$\{([A-Z_]+)\}/g)) {
+      assert.ok(m[1] in data, `${m[1]} is read but not provided`);
+    }
+    const aggregator = find("kubernetes:core/v1:Secret", "efk-fluentd-credentials").inputs
+      .stringData as Record<string, string>;
+    assert.equal(data.FLUENT_PASSWORD, aggregator.FLUENT_PASSWORD_HUB);
+    assert.equal(data.FLUENT_SHARED_KEY, aggregator.FLUENT_SHARED_KEY);
+  });
+
+  it("mounts the central CA its configuration verifies with", () => {
+    const v = values();
+    const tls = byType("kubernetes:core/v1:Secret").find(
+      (s) => (s.inputs.metadata as { name: string }).name === v.extraVolumes[0].secret.secretName,
+    );
+    assert.ok(tls);
+    assert.match((tls.inputs.stringData as Record<string, string>)["ca.crt"], /mock-cert-efk-pki-ca\n/);
+  });
+});

@@ -1,0 +1,278 @@
+import "../mocks";
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { byType, find, type Recorded, valueOf } from "../mocks";
+import { CENTRAL_CONFIG, runProgram } from "../harness";
+import { renderFluentdConfig, type FluentdConfInput } from "../../lib/render/fluentd";
+
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+const SECRET = "kubernetes:core/v1:Secret";
+const SERVICE = "kubernetes:core/v1:Service";
+
+const WITH_EDGES = {
+  ...CENTRAL_CONFIG,
+  namespace: "obs",
+  edgeClusters: '["prod-eu","prod-us"]',
+  fluentdExternalHosts: '["logs.example.com"]',
+};
+
+interface FluentdValues {
+  kind: string;
+  replicaCount: number;
+  variant: string;
+  image: { tag: string };
+  mountVarLogDirectory: boolean;
+  mountDockerContainersDirectory: boolean;
+  persistence: { enabled: boolean; size: string; storageClass: string };
+  service: { ports: { containerPort: number }[] };
+  envFrom: { secretRef: { name: string } }[];
+  volumes: { name: string; secret: { secretName: string } }[];
+  volumeMounts: { name: string; mountPath: string }[];
+  fileConfigs: Record<string, string>;
+}
+
+function fluentdValues(): FluentdValues {
+  return find(RELEASE, "efk-fluentd-release").inputs.values as FluentdValues;
+}
+
+function conf(): string {
+  return Object.values(fluentdValues().fileConfigs).join("\n");
+}
+
+function secretData(name: string): Record<string, string> {
+  return find(SECRET, name).inputs.stringData as Record<string, string>;
+}
+
+describe("Fluentd aggregator release", () => {
+  let outputs: Record<string, pulumi.Output<unknown>>;
+  before(async () => {
+    outputs = await runProgram({ ...WITH_EDGES, fluentdStorageSize: "10Gi", retentionDays: "14" });
+  });
+
+  it("is a StatefulSet of the Elasticsearch 8 variant with 3 replicas and no host log mounts", () => {
+    const v = fluentdValues();
+    const r = find(RELEASE, "efk-fluentd-release").inputs;
+    assert.deepEqual([r.chart, r.version, r.name], ["fluentd", "0.6.0", "fluentd"]);
+    assert.equal(v.kind, "StatefulSet");
+    assert.equal(v.replicaCount, 3);
+    assert.equal(v.variant, "elasticsearch8");
+    assert.match(v.image.tag, /elasticsearch8/);
+    assert.equal(v.mountVarLogDirectory, false);
+    assert.equal(v.mountDockerContainersDirectory, false);
+  });
+
+  it("keeps its file buffer on the volume the chart mounts at /var/log/fluent", () => {
+    const v = fluentdValues();
+    assert.equal(v.persistence.enabled, true);
+    assert.equal(v.persistence.size, "10Gi");
+    assert.match(
+      conf(),
+      /<buffer cluster>\n\s+@type file\n\s+path \/var\/log\/fluent\/buffer\/elasticsearch\n/,
+    );
+  });
+
+  it("bounds the file buffer to 80% of its volume", () => {
+    assert.match(conf(), new RegExp(`total_limit_size ${Math.floor(10 * 2 ** 30 * 0.8)}\\n`));
+  });
+
+  it("listens for forward on 24224 with TLS from our certificate, shared key and one user per cluster", () => {
+    const text = conf();
+    assert.deepEqual(
+      fluentdValues().service.ports.map((p) => p.containerPort),
+      [24224],
+    );
+    assert.match(text, /@type forward[\s\S]*port 24224[\s\S]*<transport tls>/);
+    assert.match(text, /cert_path \/fluentd\/tls\/tls\.crt/);
+    assert.match(text, /shared_key "#\{ENV\['FLUENT_SHARED_KEY'\]\}"/);
+    assert.match(text, /user_auth true/);
+    for (const cluster of ["hub", "prod-eu", "prod-us"]) {
+      const env = `FLUENT_PASSWORD_${cluster.toUpperCase().replace("-", "_")}`;
+      assert.match(text, new RegExp(`username ${cluster}\\n\\s+password "#\\{ENV\\['${env}'\\]\\}"`));
+    }
+    assert.doesNotMatch(text, /client_cert_auth/);
+  });
+
+  it("fills every environment variable the configuration reads from the Secret it mounts", () => {
+    const v = fluentdValues();
+    const envSecret = byType(SECRET).find(
+      (s) => (s.inputs.metadata as { name: string }).name === v.envFrom[0].secretRef.name,
+    ) as Recorded;
+    const read = [...conf().matchAll(/ENV\['([A-Z0-9_]+)'\]/g)].map((m) => m[1]);
+    assert.ok(read.length >= 5);
+    for (const name of read) {
+      assert.ok(name in (envSecret.inputs.stringData as object), `${name} is read but not provided`);
+    }
+  });
+
+  it("mounts the certificate files its configuration names", () => {
+    const v = fluentdValues();
+    const mount = v.volumeMounts.find((m) => m.name === "tls");
+    const volume = v.volumes.find((m) => m.name === "tls");
+    assert.ok(mount && volume);
+    const data = secretData("efk-fluentd-tls");
+    assert.equal(
+      (find(SECRET, "efk-fluentd-tls").inputs.metadata as { name: string }).name,
+      volume.secret.secretName,
+    );
+    const files = [...conf().matchAll(/(?:cert_path|private_key_path|ca_file|ca_path) (\S+)/g)].map(
+      (m) => m[1],
+    );
+    assert.ok(files.length >= 3);
+    for (const f of files) {
+      assert.ok(f.startsWith(`${mount.mountPath}/`), f);
+      assert.ok(f.slice(mount.mountPath.length + 1) in data, `${f} is not in the TLS Secret`);
+    }
+  });
+
+  it("writes to Elasticsearch over verified HTTPS as the least-privilege user, never as elastic", () => {
+    const text = conf();
+    assert.match(text, /@type elasticsearch_data_stream/);
+    assert.match(
+      text,
+      /host elasticsearch-master\.obs\.svc\n\s+port 9200\n\s+scheme https\n\s+ssl_verify true/,
+    );
+    assert.match(text, /user efk-fluentd\n/);
+    assert.doesNotMatch(text, /user elastic\b/);
+    assert.equal(
+      secretData("efk-fluentd-credentials").ES_WRITER_PASSWORD,
+      "mockpwefkelasticsearchwriterpassword",
+    );
+  });
+
+  it("writes one data stream per cluster, outside logs-*-*, deleting after the configured retention", () => {
+    const text = conf();
+    assert.match(text, /data_stream_name efk-logs-\$\{cluster\}\n/);
+    assert.match(text, /data_stream_template_use_index_patterns_wildcard false/);
+    const policy = /data_stream_ilm_policy '(.*)'\n/.exec(text);
+    assert.ok(policy);
+    assert.deepEqual(JSON.parse(policy[1]), {
+      policy: {
+        phases: {
+          hot: { actions: { rollover: { max_age: "1d", max_primary_shard_size: "50gb" } } },
+          delete: { min_age: "14d", actions: { delete: {} } },
+        },
+      },
+    });
+  });
+
+  it("blocks instead of dropping, retries forever and flushes at shutdown", () => {
+    const text = conf();
+    assert.match(text, /overflow_action block/);
+    assert.match(text, /retry_forever true/);
+    assert.match(text, /flush_at_shutdown true/);
+    assert.match(text, /chunk_limit_size 8MB/);
+  });
+
+  it("routes only registered cluster names to data streams", () => {
+    assert.match(
+      conf(),
+      /%w\[hub prod-eu prod-us\]\.include\?\(record\['cluster'\]\) \? record\['cluster'\] : 'unregistered'/,
+    );
+  });
+
+  it("opens an external LoadBalancer Service to the aggregator's pods for edges", () => {
+    const svc = find(SERVICE, "efk-fluentd-external").inputs as {
+      spec: { type: string; selector: Record<string, string>; ports: { port: number; targetPort: number }[] };
+    };
+    assert.equal(svc.spec.type, "LoadBalancer");
+    assert.deepEqual(svc.spec.selector, {
+      "app.kubernetes.io/name": "fluentd",
+      "app.kubernetes.io/instance": "fluentd",
+    });
+    assert.deepEqual([svc.spec.ports[0].port, svc.spec.ports[0].targetPort], [24224, 24224]);
+  });
+
+  it("exports the endpoint edges dial, a name in the Fluentd certificate", async () => {
+    const endpoint = (await valueOf(outputs.forwardEndpoint)) as {
+      host: string;
+      port: number;
+      serverName: string;
+    };
+    assert.deepEqual(endpoint, { host: "logs.example.com", port: 24224, serverName: "logs.example.com" });
+    const dns = find("tls:index/certRequest:CertRequest", "efk-pki-fluentd-csr").inputs.dnsNames as string[];
+    assert.ok(dns.includes(endpoint.serverName));
+  });
+
+  it("exports per-cluster credentials and the shared key as secrets, each cluster with its own password", async () => {
+    assert.equal(await pulumi.isSecret(outputs.edgeCredentials), true);
+    assert.equal(await pulumi.isSecret(outputs.forwardSharedKey), true);
+    const creds = (await valueOf(outputs.edgeCredentials)) as Record<
+      string,
+      { username: string; password: string }
+    >;
+    assert.deepEqual(Object.keys(creds).sort(), ["prod-eu", "prod-us"]);
+    assert.equal(creds["prod-eu"].username, "prod-eu");
+    assert.notEqual(creds["prod-eu"].password, creds["prod-us"].password);
+    assert.equal(creds["prod-eu"].password, secretData("efk-fluentd-credentials").FLUENT_PASSWORD_PROD_EU);
+  });
+});
+
+describe("Fluentd aggregator: registering and revoking clusters", () => {
+  it("revokes a cluster removed from edgeClusters: no user, no password, no credentials exported", async () => {
+    const outputs = await runProgram({ ...WITH_EDGES, edgeClusters: '["prod-us"]' });
+    assert.doesNotMatch(conf(), /prod-eu/);
+    assert.equal("FLUENT_PASSWORD_PROD_EU" in secretData("efk-fluentd-credentials"), false);
+    assert.equal(
+      byType("random:index/randomPassword:RandomPassword").some((r) => r.name.includes("prod-eu")),
+      false,
+    );
+    const creds = (await valueOf(outputs.edgeCredentials)) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(creds), ["prod-us"]);
+  });
+
+  it("requires client certificates when clientCertAuth is on, and issues one per cluster", async () => {
+    const outputs = await runProgram({ ...WITH_EDGES, clientCertAuth: "true" });
+    assert.match(conf(), /ca_path \/fluentd\/tls\/ca\.crt\n\s+client_cert_auth true/);
+    const cert = find("tls:index/locallySignedCert:LocallySignedCert", "efk-pki-client-prod-eu-cert").inputs;
+    assert.deepEqual(cert.allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
+    const creds = (await valueOf(outputs.edgeCredentials)) as Record<
+      string,
+      { clientCertPem?: string; clientKeyPem?: string }
+    >;
+    assert.match(creds["prod-eu"].clientCertPem ?? "", /mock-cert-efk-pki-client-prod-eu-cert/);
+    assert.match(creds["prod-eu"].clientKeyPem ?? "", /mock-key-efk-pki-client-prod-eu-key/);
+  });
+
+  it("uses a node port when configured so, and no external Service for None", async () => {
+    let outputs = await runProgram({
+      ...WITH_EDGES,
+      fluentdServiceType: "NodePort",
+      fluentdNodePort: "31000",
+    });
+    const svc = find(SERVICE, "efk-fluentd-external").inputs as {
+      spec: { type: string; ports: { nodePort: number }[] };
+    };
+    assert.equal(svc.spec.type, "NodePort");
+    assert.equal(svc.spec.ports[0].nodePort, 31000);
+    assert.equal(((await valueOf(outputs.forwardEndpoint)) as { port: number }).port, 31000);
+
+    outputs = await runProgram({ ...CENTRAL_CONFIG, fluentdServiceType: "None" });
+    assert.equal(byType(SERVICE).length, 0);
+    assert.equal(outputs.forwardEndpoint, undefined);
+  });
+});
+
+describe("Fluentd configuration renderer", () => {
+  const base: FluentdConfInput = {
+    forwardPort: 24224,
+    metricsPort: 24231,
+    tls: { certPath: "/t/tls.crt", keyPath: "/t/tls.key" },
+    clusters: ["a"],
+    elasticsearch: { host: "es", port: 9200, caPath: "/t/ca.crt", user: "w" },
+    dataStreamPrefix: "efk-logs",
+    retentionDays: 7,
+    bufferDir: "/b",
+    bufferLimitBytes: 1000,
+  };
+
+  it("refuses to render an aggregator nobody may forward to", () => {
+    assert.throws(() => renderFluentdConfig({ ...base, clusters: [] }), /no cluster is registered/);
+  });
+
+  it("keeps the prometheus source the chart's probes call", () => {
+    assert.match(
+      renderFluentdConfig(base)["01_sources.conf"],
+      /@type prometheus\n\s+@id in_prometheus\n\s+bind 0\.0\.0\.0\n\s+port 24231/,
+    );
+  });
+});
