@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import { setStackConfig } from "../lib/offline";
 import { recorded, resetMocks, settle, stackReferences } from "./mocks";
 import type { StackOutputs } from "../program";
 
@@ -23,7 +23,7 @@ export async function runProgram(
   for (const [stack, ref] of Object.entries(refs)) {
     stackReferences.set(stack, ref);
   }
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`efk:${k}`, v])));
+  setStackConfig(config);
   // Required here, not imported at the top: the entry point must load after the mocks are set.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const main = require("../index") as () => Promise<StackOutputs>;

@@ -1,0 +1,148 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse, stringify } from "yaml";
+import {
+  installOfflineEngine,
+  settle,
+  setStackConfig,
+  valueOf,
+  type DeclaredResource,
+  type StackOutputsSnapshot,
+} from "../offline";
+import { FLUENTD_MAIN_CONF } from "./fluentd";
+import { fluentBitConfFile, type FluentBitConfig } from "./fluentBit";
+
+/** What a placeholder says in place of a value only a deployment can produce. */
+export const PLACEHOLDER = {
+  secret: (name: string, field: string) => `GENERATED-SECRET(${name}.${field})`,
+  pem: (kind: string, name: string) => `-----BEGIN ${kind}-----\nGENERATED-AT-DEPLOY(${name})\n-----END ${kind}-----\n`,
+};
+
+/** The `efk:*` settings of a stack file, as `pulumi config` would hand them to the program (strings). */
+export function readStackConfig(projectDir: string, stack: string): Record<string, string> {
+  const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
+  if (!existsSync(file)) {
+    throw new Error(`no stack file ${file}: create it (see Pulumi.central.yaml and Pulumi.edge.yaml)`);
+  }
+  const doc = (parse(readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc.config ?? {})) {
+    const [ns, name] = key.includes(":") ? key.split(":", 2) : ["efk", key];
+    if (ns !== "efk") {
+      continue;
+    }
+    if (typeof value === "object" && value !== null && "secure" in value) {
+      throw new Error(`${file}: efk:${name} is an encrypted value; the offline render cannot decrypt it`);
+    }
+    out[name] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+type Program = () => Promise<Record<string, pulumi.Output<unknown>>>;
+
+/** Runs the entry point on `config` and returns what it declared and exported. */
+async function evaluate(
+  declared: DeclaredResource[],
+  config: Record<string, string>,
+): Promise<{ resources: DeclaredResource[]; outputs: StackOutputsSnapshot }> {
+  declared.length = 0;
+  setStackConfig(config);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const program = require("../../index") as Program;
+  const exported = await program();
+  await settle();
+  const outputs: Record<string, unknown> = {};
+  const secretOutputNames: string[] = [];
+  for (const [name, output] of Object.entries(exported)) {
+    outputs[name] = await valueOf(output);
+    if (await pulumi.isSecret(output)) {
+      secretOutputNames.push(name);
+    }
+  }
+  return { resources: [...declared], outputs: { outputs, secretOutputNames } };
+}
+
+/** The local stack file an edge's `centralStack` names: its last segment (`org/efk/central` -> central). */
+function centralStackFile(centralStack: string): string {
+  return centralStack.split("/").pop() as string;
+}
+
+export interface RenderArgs {
+  projectDir: string;
+  stack: string;
+  outDir: string;
+}
+
+/**
+ * Evaluates a stack offline and writes what it would deploy. An edge stack reads the central stack's
+ * outputs from the central stack file beside it, evaluated the same way.
+ */
+export async function renderStack(args: RenderArgs): Promise<string[]> {
+  const others = new Map<string, StackOutputsSnapshot>();
+  const declared = installOfflineEngine({
+    secret: (_type, name, field) => PLACEHOLDER.secret(name, field),
+    pem: (kind, name) => PLACEHOLDER.pem(kind, name),
+    stack: (name) => others.get(name),
+  });
+
+  const config = readStackConfig(args.projectDir, args.stack);
+  if (config.role === "edge" && config.centralStack) {
+    const centralName = centralStackFile(config.centralStack);
+    const central = await evaluate(declared, readStackConfig(args.projectDir, centralName));
+    others.set(config.centralStack, central.outputs);
+  }
+  const { resources } = await evaluate(declared, config);
+  return writeRender(args.outDir, resources);
+}
+
+function write(file: string, text: string, written: string[]): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  written.push(file);
+}
+
+export function writeRender(outDir: string, resources: DeclaredResource[]): string[] {
+  const written: string[] = [];
+  for (const sub of ["values", "fluentd", "fluent-bit"]) {
+    rmSync(path.join(outDir, sub), { recursive: true, force: true });
+  }
+  const releases = resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release");
+  for (const r of releases) {
+    const i = r.inputs as {
+      name: string;
+      chart: string;
+      version: string;
+      namespace: string;
+      repositoryOpts: { repo: string };
+      values: Record<string, unknown>;
+    };
+    const header =
+      `# Helm values of release ${i.name}: chart ${i.chart} ${i.version} from ${i.repositoryOpts.repo}, namespace ${i.namespace}.\n` +
+      `# helm template ${i.name} ${i.chart} --repo ${i.repositoryOpts.repo} --version ${i.version} --namespace ${i.namespace} -f values/${i.name}.yaml\n`;
+    write(path.join(outDir, "values", `${i.name}.yaml`), header + stringify(i.values, { lineWidth: 0 }), written);
+
+    if (i.chart === "fluentd") {
+      // The chart's layout: fluent.conf in /etc/fluent, the files it includes in /etc/fluent/config.d.
+      write(path.join(outDir, "fluentd", "fluent.conf"), FLUENTD_MAIN_CONF, written);
+      for (const [file, text] of Object.entries(i.values.fileConfigs as Record<string, string>)) {
+        write(path.join(outDir, "fluentd", "config.d", file), text, written);
+      }
+    }
+    if (i.chart === "fluent-bit") {
+      const conf = i.values.config as FluentBitConfig;
+      write(path.join(outDir, "fluent-bit", "fluent-bit.conf"), fluentBitConfFile(conf), written);
+      write(path.join(outDir, "fluent-bit", "custom_parsers.conf"), conf.customParsers, written);
+    }
+  }
+  const list =
+    resources
+      .map((r) => {
+        const k8sName = (r.inputs.metadata as { name?: string } | undefined)?.name;
+        return `${r.type} ${r.name}${k8sName ? ` (${k8sName})` : ""}`;
+      })
+      .join("\n") + "\n";
+  write(path.join(outDir, "resources.txt"), list, written);
+  return written;
+}
