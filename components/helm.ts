@@ -45,6 +45,8 @@ export function helmRelease(
       atomic: true,
       cleanupOnFail: true,
       maxHistory: 10,
+      // Values use null to delete a chart default (Helm merges maps); Pulumi drops nulls otherwise.
+      allowNullValues: true,
     },
     opts,
   );

@@ -63,6 +63,11 @@ export function excludePaths(namespaces: string[], containers: string[]): string
   return globs.length > 0 ? globs.join(",") : undefined;
 }
 
+/** The tag records carry to the aggregator. */
+export function forwardTag(clusterName: string): string {
+  return `efk.${clusterName}`;
+}
+
 export function forwardSelfHostname(clusterName: string): string {
   const name = `${clusterName}-fluent-bit`;
   if (name === AGGREGATOR_HOSTNAME) {
@@ -130,6 +135,9 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     [
       ["Name", "forward"],
       ["Match", "*"],
+      // One tag per cluster: the aggregator buffers by tag, and per-container tags would mean a chunk
+      // (and a bulk request) per container. The Kubernetes metadata is in the record.
+      ["Tag", forwardTag(c.clusterName)],
       ["Host", c.forward.host],
       ["Port", c.forward.port],
       ["Self_Hostname", forwardSelfHostname(c.clusterName)],

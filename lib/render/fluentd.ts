@@ -113,9 +113,11 @@ function clusterFilter(clusters: string[]): Directive {
 }
 
 function elasticsearchOutput(c: FluentdConfInput): Directive {
+  // The plugin requires `tag` among the chunk keys; Fluent Bit sends one tag per cluster (efk.<cluster>),
+  // so this still makes one chunk stream per cluster rather than one per container.
   const buffer = directive(
     "buffer",
-    "cluster",
+    "tag, cluster",
     [
       ["@type", "file"],
       ["path", `${c.bufferDir}/elasticsearch`],

@@ -146,8 +146,9 @@ export function elasticsearchValues(v: ElasticsearchValuesInput): Record<string,
     ],
     resources: {
       requests: { cpu: v.cpu, memory: v.memory },
-      // Memory limit = request: the JVM sizes its heap from it; no CPU limit, which only throttles.
-      limits: { memory: v.memory },
+      // Memory limit = request: the JVM sizes its heap from it. No CPU limit, which only throttles: null
+      // deletes the chart's default one (Helm merges maps), so the release passes null values through.
+      limits: { cpu: null, memory: v.memory },
     },
     volumeClaimTemplate: {
       accessModes: ["ReadWriteOnce"],

@@ -83,6 +83,7 @@ export function fluentdValues(v: FluentdValuesInput): Record<string, unknown> {
     // Time to flush the buffer at shutdown; what is left stays on the volume.
     terminationGracePeriodSeconds: 120,
     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-    dashboards: { enabled: "false" },
+    // A boolean: the chart tests the value's truth, and the string "false" is true.
+    dashboards: { enabled: false },
   };
 }

@@ -70,7 +70,8 @@ export function kibanaValues(v: KibanaValuesInput): Record<string, unknown> {
     ],
     resources: {
       requests: { cpu: v.cpu, memory: v.memory },
-      limits: { memory: v.memory },
+      // null deletes the chart's default CPU limit (Helm merges maps).
+      limits: { cpu: null, memory: v.memory },
     },
   };
 }

@@ -139,7 +139,15 @@ describe("central stack: Elasticsearch release", () => {
       storageClassName: "fast-ssd",
       resources: { requests: { storage: "100Gi" } },
     });
-    assert.deepEqual(v.resources, { requests: { cpu: "2", memory: "4Gi" }, limits: { memory: "4Gi" } });
+    assert.deepEqual(v.resources, {
+      requests: { cpu: "2", memory: "4Gi" },
+      limits: { cpu: null, memory: "4Gi" },
+    });
+    assert.equal(
+      es.inputs.allowNullValues,
+      true,
+      "Pulumi would drop the null that removes the chart's CPU limit",
+    );
   });
 
   it("gates readiness on a green cluster", () => {

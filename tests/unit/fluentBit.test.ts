@@ -73,6 +73,10 @@ describe("Fluent Bit configuration renderer", () => {
     assert.equal(setting(conf, "OUTPUT", "Self_Hostname"), "prod-eu-fluent-bit");
   });
 
+  it("sends one tag per cluster, so the aggregator buffers per cluster, not per container", () => {
+    assert.equal(setting(conf, "OUTPUT", "Tag"), "efk.prod-eu");
+  });
+
   it("waits for acks, never gives up, and sends events Fluentd 1.19 accepts", () => {
     assert.equal(setting(conf, "OUTPUT", "Require_Ack_Response"), "On");
     assert.equal(setting(conf, "OUTPUT", "Retry_Limit"), "no_limits");

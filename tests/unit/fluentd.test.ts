@@ -59,6 +59,8 @@ describe("Fluentd aggregator release", () => {
     assert.match(v.image.tag, /elasticsearch8/);
     assert.equal(v.mountVarLogDirectory, false);
     assert.equal(v.mountDockerContainersDirectory, false);
+    // The chart tests truthiness: the string "false" would still render the dashboard ConfigMap.
+    assert.equal((v as unknown as { dashboards: { enabled: unknown } }).dashboards.enabled, false);
   });
 
   it("keeps its file buffer on the volume the chart mounts at /var/log/fluent", () => {
@@ -67,7 +69,7 @@ describe("Fluentd aggregator release", () => {
     assert.equal(v.persistence.size, "10Gi");
     assert.match(
       conf(),
-      /<buffer cluster>\n\s+@type file\n\s+path \/var\/log\/fluent\/buffer\/elasticsearch\n/,
+      /<buffer tag, cluster>\n\s+@type file\n\s+path \/var\/log\/fluent\/buffer\/elasticsearch\n/,
     );
   });
 
