@@ -1,0 +1,372 @@
+/**
+ * The aggregator configuration that `npm run render` writes, run by the real Fluentd: a forward client
+ * sends over TLS with the shared key and a cluster's user; records must reach an Elasticsearch stand-in
+ * in the right data stream; every kind of bad client must deliver nothing; and nothing acknowledged may
+ * be lost when Elasticsearch throttles or is down while Fluentd is killed.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { makeTestPki, type TestPki } from "./support/certs";
+import { EsStandin } from "./support/esStandin";
+import {
+  assertBundleInstalled,
+  fluentdDryRun,
+  freePort,
+  startFluentd,
+  stopAll,
+  waitFor,
+  type FluentdProcess,
+} from "./support/fluentd";
+import { relocateAggregator, renderStackFile, type Relocation } from "./support/rendered";
+import { sendRecords, type SenderOptions } from "./support/sender";
+
+const SERVER_NAME = "logs.efk.test";
+const ES_WRITER = "efk-fluentd";
+const SECRETS = {
+  FLUENT_SHARED_KEY: "test-shared-key",
+  ES_WRITER_PASSWORD: "test-es-writer-password",
+  FLUENT_PASSWORD_HUB: "hub-password",
+  FLUENT_PASSWORD_EDGE_A: "edge-a-password",
+  FLUENT_PASSWORD_EDGE_B: "edge-b-password",
+};
+const STACK = {
+  role: "central",
+  clusterName: "hub",
+  edgeClusters: ["edge-a", "edge-b"],
+  fluentdExternalHosts: [SERVER_NAME],
+  retentionDays: 9,
+};
+
+interface Aggregator {
+  fluentd: FluentdProcess;
+  conf: string;
+  relocation: Relocation;
+}
+
+function records(cluster: string, n: number, run: string): Record<string, unknown>[] {
+  return Array.from({ length: n }, (_, i) => ({
+    cluster,
+    sent_by: cluster,
+    run,
+    seq: i,
+    message: `${run} record ${i} from ${cluster}`,
+  }));
+}
+
+/** How many distinct records of `run` arrived, and how many arrived more than once. */
+function delivered(
+  es: EsStandin,
+  run: string,
+): { distinct: number; duplicates: number; streams: Set<string> } {
+  const seen = new Map<string, number>();
+  const streams = new Set<string>();
+  for (const stream of es.streams()) {
+    for (const doc of es.docs(stream)) {
+      if (doc.run === run) {
+        // The record as sent: its cluster and sequence number (the cluster field may have been rewritten).
+        const key = `${String(doc.sent_by)}/${String(doc.seq)}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+        streams.add(stream);
+      }
+    }
+  }
+  const duplicates = [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
+  return { distinct: seen.size, duplicates, streams };
+}
+
+function totalDocs(es: EsStandin): number {
+  return es.streams().reduce((sum, s) => sum + es.docs(s).length, 0);
+}
+
+describe("the rendered aggregator on the real Fluentd", function () {
+  this.timeout(180_000);
+
+  let work: string;
+  let pki: TestPki;
+  let strangerPki: TestPki;
+  let es: EsStandin;
+  let renderDir: string;
+  let mtlsRenderDir: string;
+
+  before(async () => {
+    assertBundleInstalled();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "efk-it-"));
+    pki = makeTestPki(path.join(work, "pki"));
+    strangerPki = makeTestPki(path.join(work, "stranger-pki"), "stranger-ca");
+    const esCert = pki.server("es", ["localhost"], ["127.0.0.1"]);
+    es = new EsStandin({
+      cert: esCert.cert,
+      key: esCert.key,
+      username: ES_WRITER,
+      password: SECRETS.ES_WRITER_PASSWORD,
+    });
+    await es.start();
+    renderDir = renderStackFile(path.join(work, "stack"), "it", STACK);
+    mtlsRenderDir = renderStackFile(path.join(work, "stack-mtls"), "it", { ...STACK, clientCertAuth: true });
+  });
+
+  after(async () => {
+    await stopAll();
+    await es?.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Lays out the TLS folder as the chart mounts the fluentd-tls Secret, relocates the config, starts Fluentd. */
+  async function startAggregator(
+    name: string,
+    fromRender = renderDir,
+    bufferDir?: string,
+  ): Promise<Aggregator> {
+    const dir = path.join(work, name);
+    const tlsDir = path.join(dir, "tls");
+    fs.mkdirSync(tlsDir, { recursive: true });
+    const cert = pki.server(`${name}-fluentd`, [SERVER_NAME, "fluentd.logging.svc"]);
+    fs.copyFileSync(cert.cert, path.join(tlsDir, "tls.crt"));
+    fs.copyFileSync(cert.key, path.join(tlsDir, "tls.key"));
+    fs.copyFileSync(pki.caCert, path.join(tlsDir, "ca.crt"));
+    const relocation: Relocation = {
+      tlsDir,
+      bufferDir: bufferDir ?? path.join(dir, "buffer"),
+      forwardPort: await freePort(),
+      metricsPort: await freePort(),
+      esPort: es.listeningPort as number,
+    };
+    const conf = relocateAggregator(fromRender, path.join(dir, "etc"), relocation);
+    const fluentd = await startFluentd(conf, { env: SECRETS });
+    return { fluentd, conf, relocation };
+  }
+
+  function client(agg: Aggregator, overrides: Partial<SenderOptions> = {}): SenderOptions {
+    return {
+      port: agg.relocation.forwardPort,
+      ca: pki.caCert,
+      serverName: SERVER_NAME,
+      sharedKey: SECRETS.FLUENT_SHARED_KEY,
+      username: "edge-a",
+      password: SECRETS.FLUENT_PASSWORD_EDGE_A,
+      ...overrides,
+    };
+  }
+
+  describe("configuration", () => {
+    it("passes fluentd --dry-run as rendered, with and without client certificates", async () => {
+      for (const [name, dir] of [
+        ["dry", renderDir],
+        ["dry-mtls", mtlsRenderDir],
+      ]) {
+        const tlsDir = path.join(work, name, "tls");
+        fs.mkdirSync(tlsDir, { recursive: true });
+        const cert = pki.server(name, [SERVER_NAME]);
+        fs.copyFileSync(cert.cert, path.join(tlsDir, "tls.crt"));
+        fs.copyFileSync(cert.key, path.join(tlsDir, "tls.key"));
+        fs.copyFileSync(pki.caCert, path.join(tlsDir, "ca.crt"));
+        const conf = relocateAggregator(dir, path.join(work, name, "etc"), {
+          tlsDir,
+          bufferDir: path.join(work, name, "buffer"),
+          forwardPort: await freePort(),
+          metricsPort: await freePort(),
+          esPort: es.listeningPort as number,
+        });
+        const result = fluentdDryRun(conf, SECRETS);
+        assert.equal(result.code, 0, result.output);
+        assert.match(result.output, /finished dry run mode/);
+      }
+    });
+
+    it("fails --dry-run when the server certificate is missing (so the check above can fail)", async () => {
+      const dir = path.join(work, "dry-broken");
+      const conf = relocateAggregator(renderDir, path.join(dir, "etc"), {
+        tlsDir: path.join(dir, "no-such-tls"),
+        bufferDir: path.join(dir, "buffer"),
+        forwardPort: await freePort(),
+        metricsPort: await freePort(),
+        esPort: es.listeningPort as number,
+      });
+      const result = fluentdDryRun(conf, SECRETS);
+      assert.notEqual(result.code, 0);
+    });
+  });
+
+  describe("delivery", () => {
+    let agg: Aggregator;
+    before(async () => {
+      agg = await startAggregator("main");
+    });
+    after(async () => {
+      await agg?.fluentd.kill();
+    });
+
+    it("delivers each registered cluster's records into its own data stream, over verified TLS", async () => {
+      const a = await sendRecords(client(agg), records("edge-a", 20, "route"));
+      const b = await sendRecords(
+        client(agg, { username: "edge-b", password: SECRETS.FLUENT_PASSWORD_EDGE_B }),
+        records("edge-b", 10, "route"),
+      );
+      assert.deepEqual([a.acked, b.acked], [20, 10], JSON.stringify([a.errors, b.errors]));
+      await waitFor(() => delivered(es, "route").distinct === 30, 30_000, "30 routed records");
+      const docsA = es.docs("efk-logs-edge-a").filter((d) => d.run === "route");
+      const docsB = es.docs("efk-logs-edge-b").filter((d) => d.run === "route");
+      assert.equal(docsA.length, 20);
+      assert.equal(docsB.length, 10);
+      assert.ok(docsA.every((d) => d.cluster === "edge-a" && typeof d["@timestamp"] === "string"));
+      assert.ok(docsB.every((d) => d.cluster === "edge-b"));
+    });
+
+    it("sends a cluster field nobody registered to the unregistered stream, creating no stream for it", async () => {
+      const r = await sendRecords(client(agg), records("Not-A-Cluster", 3, "stray"));
+      assert.equal(r.acked, 3);
+      await waitFor(() => delivered(es, "stray").distinct === 3, 30_000, "3 stray records");
+      assert.deepEqual([...delivered(es, "stray").streams], ["efk-logs-unregistered"]);
+      assert.ok(!es.streams().some((s) => s.toLowerCase().includes("not-a-cluster")));
+    });
+
+    it("installs the template and the retention policy it writes with, as the least-privilege user", () => {
+      const policy = es.ilmPolicies.get("efk-logs-retention") as {
+        policy: { phases: { delete: { min_age: string } } };
+      };
+      assert.equal(policy.policy.phases.delete.min_age, "9d");
+      const template = es.indexTemplates.get("efk-logs-edge-a_template") as {
+        index_patterns: string[];
+        template: { settings: Record<string, unknown> };
+      };
+      assert.deepEqual(template.index_patterns, ["efk-logs-edge-a"]);
+      assert.equal(template.template.settings["index.lifecycle.name"], "efk-logs-retention");
+      assert.deepEqual(es.authFailures, []);
+    });
+
+    describe("refusals deliver nothing", () => {
+      const cases: { title: string; opts: () => Partial<SenderOptions>; log?: RegExp }[] = [
+        {
+          title: "a wrong shared key",
+          opts: () => ({ sharedKey: "not-the-key" }),
+          log: /Shared key mismatch/,
+        },
+        { title: "an unknown user", opts: () => ({ username: "edge-z" }), log: /Authentication failed/ },
+        {
+          title: "a wrong password",
+          opts: () => ({ password: "not-the-password" }),
+          log: /Authentication failed/,
+        },
+        { title: "a client that does not trust the server's CA", opts: () => ({ ca: strangerPki.caCert }) },
+        {
+          title: "a server certificate for another host name",
+          opts: () => ({ serverName: "other.efk.test" }),
+        },
+      ];
+      for (const c of cases) {
+        it(`refuses ${c.title}`, async () => {
+          const before = totalDocs(es);
+          const result = await sendRecords(client(agg, c.opts()), records("edge-a", 5, "refused"), 3000);
+          assert.equal(result.acked, 0);
+          assert.ok(result.errors.length > 0, "the client saw no error");
+          if (c.log) {
+            await waitFor(() => c.log!.test(agg.fluentd.log()), 5000, `${String(c.log)} in Fluentd's log`);
+          }
+          // Longer than the flush interval: anything accepted would have been written by now.
+          await new Promise((r) => setTimeout(r, 6000));
+          assert.equal(totalDocs(es), before);
+          assert.equal(delivered(es, "refused").distinct, 0);
+        });
+      }
+    });
+  });
+
+  describe("client certificates", () => {
+    let agg: Aggregator;
+    before(async () => {
+      agg = await startAggregator("mtls", mtlsRenderDir);
+    });
+    after(async () => {
+      await agg?.fluentd.kill();
+    });
+
+    it("refuses a client without a certificate, and accepts one with a certificate from the CA", async () => {
+      const refused = await sendRecords(client(agg), records("edge-a", 5, "no-cert"), 5000);
+      assert.equal(refused.acked, 0);
+      const cert = pki.client("edge-a");
+      const accepted = await sendRecords(
+        client(agg, { clientCert: { cert: cert.cert, key: cert.key } }),
+        records("edge-a", 5, "with-cert"),
+      );
+      assert.equal(accepted.acked, 5, accepted.errors.join("; "));
+      await waitFor(
+        () => delivered(es, "with-cert").distinct === 5,
+        30_000,
+        "5 records with a client certificate",
+      );
+      assert.equal(delivered(es, "no-cert").distinct, 0);
+    });
+
+    it("refuses a client certificate from another CA", async () => {
+      const cert = strangerPki.client("edge-a");
+      const result = await sendRecords(
+        client(agg, { clientCert: { cert: cert.cert, key: cert.key } }),
+        records("edge-a", 5, "stranger-cert"),
+        5000,
+      );
+      assert.equal(result.acked, 0);
+      await new Promise((r) => setTimeout(r, 6000));
+      assert.equal(delivered(es, "stranger-cert").distinct, 0);
+    });
+  });
+
+  describe("faults", () => {
+    it("delivers every record after Elasticsearch answers 429 and then 503 for a while", async () => {
+      const agg = await startAggregator("throttle");
+      try {
+        es.failBulkWith(429);
+        const bulkBefore = es.bulkRequests();
+        const sent = await sendRecords(client(agg), records("edge-a", 200, "throttled"));
+        assert.equal(sent.acked, 200, sent.errors.join("; "));
+        await waitFor(() => es.bulkRequests() >= bulkBefore + 2, 30_000, "two refused bulk requests");
+        es.failBulkWith(503);
+        await waitFor(() => es.bulkRequests() >= bulkBefore + 3, 30_000, "a third refused bulk request");
+        const refused = es.bulkRequests() - bulkBefore;
+        assert.equal(delivered(es, "throttled").distinct, 0);
+        es.failBulkWith(null);
+        await waitFor(() => delivered(es, "throttled").distinct === 200, 90_000, "all 200 throttled records");
+        const d = delivered(es, "throttled");
+        console.log(
+          `      throttling: sent 200, acknowledged ${sent.acked}, refused bulk requests ${refused}, delivered ${d.distinct}, duplicates ${d.duplicates}, lost ${200 - d.distinct}`,
+        );
+        assert.equal(d.distinct, 200);
+      } finally {
+        es.failBulkWith(null);
+        await agg.fluentd.kill();
+      }
+    });
+
+    it("loses no acknowledged record when Fluentd is killed with SIGKILL while Elasticsearch is down", async () => {
+      const bufferDir = path.join(work, "crash-buffer");
+      const first = await startAggregator("crash-1", renderDir, bufferDir);
+      const esPort = es.listeningPort as number;
+      await es.stop();
+      const N = 1000;
+      const sent = await sendRecords(client(first), records("edge-a", N, "crash"));
+      assert.equal(sent.acked, N, sent.errors.join("; "));
+      const chunks = () =>
+        fs.readdirSync(path.join(bufferDir, "elasticsearch")).filter((f) => f.endsWith(".log"));
+      await waitFor(() => chunks().length > 0, 10_000, "chunk files in the buffer folder");
+      const code = await first.fluentd.kill("SIGKILL");
+      assert.equal(code, null, "Fluentd was not killed by the signal");
+      assert.ok(chunks().length > 0, "the buffer folder is empty after the crash");
+
+      const second = await startAggregator("crash-2", renderDir, bufferDir);
+      try {
+        await es.start(esPort);
+        await waitFor(() => delivered(es, "crash").distinct === N, 90_000, `all ${N} acknowledged records`);
+        // Let any late retry of an already delivered chunk show up as a duplicate.
+        await new Promise((r) => setTimeout(r, 3000));
+        const d = delivered(es, "crash");
+        console.log(
+          `      crash: sent ${N}, acknowledged ${sent.acked}, delivered ${d.distinct}, duplicates ${d.duplicates}, lost ${sent.acked - d.distinct}`,
+        );
+        assert.equal(d.distinct, sent.acked);
+      } finally {
+        await second.fluentd.kill();
+      }
+    });
+  });
+});

@@ -1,0 +1,438 @@
+/**
+ * An Elasticsearch 8 stand-in for integration tests: a small HTTPS server on 127.0.0.1 that answers what
+ * fluent-plugin-elasticsearch 5.4.x (`@type elasticsearch_data_stream`, elasticsearch-ruby 8.x client) asks:
+ *
+ * - `GET /` (version 8.x), `GET /_nodes/http` (sniffing, if `reload_connections` is left on)
+ * - `GET|PUT /_ilm/policy/<n>`, `GET|PUT /_index_template/<n>`, `GET|PUT /_data_stream/<n>` (404 until PUT)
+ * - `POST|PUT /<stream>/_bulk` and `/_bulk` (ndjson action/document pairs, optionally gzip)
+ *
+ * Every response carries `X-Elastic-Product: Elasticsearch` and `Content-Type: application/json`: the 8.x
+ * client refuses a server without the header, and only JSON-parses bodies with a JSON content type.
+ * Every request must carry HTTP basic auth with the configured user; otherwise 401 (recorded).
+ * State (policies, templates, data streams, documents) survives `stop()`/`start()`, like a real cluster's
+ * data; only the connections go.
+ */
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import * as https from "node:https";
+import type { Socket } from "node:net";
+import { gunzipSync } from "node:zlib";
+
+export interface StandinOptions {
+  /** PEM server certificate (path) */
+  cert: string;
+  /** PEM private key (path) */
+  key: string;
+  username: string;
+  password: string;
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** URL path without the query string, percent-decoded */
+  path: string;
+  status: number;
+}
+
+export const ES_VERSION = "8.15.0";
+
+interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+const STATUS_ERROR_TYPES: Record<number, string> = {
+  400: "illegal_argument_exception",
+  401: "security_exception",
+  403: "security_exception",
+  404: "resource_not_found_exception",
+  413: "content_too_long_exception",
+  429: "es_rejected_execution_exception",
+  500: "exception",
+  502: "exception",
+  503: "unavailable_shards_exception",
+  504: "exception",
+};
+
+function esError(status: number, type: string, reason: string, extra: Record<string, unknown> = {}): Reply {
+  const cause = { type, reason, ...extra };
+  return { status, body: { error: { root_cause: [cause], ...cause }, status } };
+}
+
+function ack(): Reply {
+  return { status: 200, body: { acknowledged: true } };
+}
+
+export class EsStandin {
+  readonly requests: RecordedRequest[] = [];
+  /** requests refused for bad or missing credentials: the path and the user name tried ("" if none) */
+  readonly authFailures: { path: string; username: string }[] = [];
+  readonly ilmPolicies = new Map<string, unknown>();
+  readonly indexTemplates = new Map<string, unknown>();
+  /** data streams created with `PUT /_data_stream/<n>`: name -> backing index name and uuid */
+  readonly dataStreams = new Map<string, { backingIndex: string; uuid: string }>();
+
+  private readonly docsByName = new Map<string, Record<string, unknown>[]>();
+  private readonly sockets = new Set<Socket>();
+  private readonly tlsOptions: https.ServerOptions;
+  private server: https.Server | undefined;
+  private port: number | undefined;
+  private bulkFailure: number | null = null;
+  private bulkCount = 0;
+  private seqNo = 0;
+
+  constructor(private readonly opts: StandinOptions) {
+    this.tlsOptions = { cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) };
+  }
+
+  /**
+   * Listens on 127.0.0.1: on `port`, or on a free port chosen by the system. Resolves with the port.
+   * After `stop()`, `start(samePort)` brings the "cluster" back with its data.
+   */
+  start(port?: number): Promise<number> {
+    if (this.server) return Promise.reject(new Error("the stand-in is already running"));
+    const server = https.createServer(this.tlsOptions, (req, res) => this.handle(req, res));
+    server.on("connection", (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+    });
+    // A TLS failure (the client does not trust our CA) is the client's to report.
+    server.on("tlsClientError", () => undefined);
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", (err) => {
+        this.server = undefined;
+        reject(err);
+      });
+      server.listen(port ?? 0, "127.0.0.1", () => {
+        const address = server.address();
+        if (address === null || typeof address === "string") {
+          reject(new Error("unexpected server address"));
+          return;
+        }
+        this.port = address.port;
+        resolve(address.port);
+      });
+    });
+  }
+
+  /** Closes the listener and destroys every open connection (clients see ES go down). */
+  stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return Promise.resolve();
+    this.server = undefined;
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      for (const socket of this.sockets) socket.destroy();
+      this.sockets.clear();
+    });
+  }
+
+  /** The port while running (or the last one used). */
+  get listeningPort(): number | undefined {
+    return this.port;
+  }
+
+  /** Documents received for a data stream / index name, in arrival order (a copy). */
+  docs(stream: string): Record<string, unknown>[] {
+    return [...(this.docsByName.get(stream) ?? [])];
+  }
+
+  /** Names of data streams created with PUT and of every target that received documents, sorted. */
+  streams(): string[] {
+    return [...new Set([...this.dataStreams.keys(), ...this.docsByName.keys()])].sort();
+  }
+
+  /**
+   * Answers every `_bulk` with this HTTP status (e.g. 429 or 503) and an ES-like error body, until cleared
+   * with `null`. Documents of failed requests are not recorded. Other endpoints keep working.
+   */
+  failBulkWith(status: number | null): void {
+    this.bulkFailure = status;
+  }
+
+  /** Count of `_bulk` requests received, including failed and unauthorized ones. */
+  bulkRequests(): number {
+    return this.bulkCount;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const method = req.method ?? "GET";
+      const url = new URL(req.url ?? "/", "https://127.0.0.1");
+      let path: string;
+      try {
+        path = decodeURIComponent(url.pathname);
+      } catch {
+        path = url.pathname;
+      }
+      let reply: Reply;
+      try {
+        let body = Buffer.concat(chunks);
+        if (/gzip/i.test(req.headers["content-encoding"] ?? "")) body = gunzipSync(body);
+        reply = this.route(method, path, req.headers.authorization, body);
+      } catch (e) {
+        reply = esError(400, "parse_exception", (e as Error).message);
+      }
+      this.requests.push({ method, path, status: reply.status });
+      const text = method === "HEAD" || reply.body === undefined ? "" : JSON.stringify(reply.body);
+      res.writeHead(reply.status, {
+        "X-Elastic-Product": "Elasticsearch",
+        "Content-Type": "application/json",
+        "Content-Length": Buffer.byteLength(text),
+        ...reply.headers,
+      });
+      res.end(text);
+    });
+  }
+
+  private checkAuth(path: string, authorization: string | undefined): Reply | undefined {
+    let username = "";
+    let password: string | undefined;
+    const m = /^Basic\s+(\S+)$/i.exec(authorization ?? "");
+    if (m) {
+      const decoded = Buffer.from(m[1], "base64").toString("utf8");
+      const colon = decoded.indexOf(":");
+      username = colon < 0 ? decoded : decoded.slice(0, colon);
+      password = colon < 0 ? undefined : decoded.slice(colon + 1);
+    }
+    if (username === this.opts.username && password === this.opts.password) return undefined;
+    this.authFailures.push({ path, username });
+    const reason = m
+      ? `unable to authenticate user [${username}] for REST request [${path}]`
+      : `missing authentication credentials for REST request [${path}]`;
+    const header = { "WWW-Authenticate": 'Basic realm="security", charset="UTF-8"' };
+    return { ...esError(401, "security_exception", reason, { header }), headers: header };
+  }
+
+  private route(method: string, path: string, authorization: string | undefined, body: Buffer): Reply {
+    const parts = path.split("/").filter((p) => p !== "");
+    const isBulk = parts[parts.length - 1] === "_bulk" && parts.length <= 2;
+    if (isBulk) this.bulkCount++;
+
+    const denied = this.checkAuth(path, authorization);
+    if (denied) return denied;
+
+    const read = method === "GET" || method === "HEAD";
+    const json = (): Record<string, unknown> =>
+      body.length === 0 ? {} : (JSON.parse(body.toString("utf8")) as Record<string, unknown>);
+
+    if (parts.length === 0 && read) return { status: 200, body: this.rootInfo() };
+    if (isBulk && (method === "POST" || method === "PUT")) {
+      return this.bulk(parts.length === 2 ? parts[0] : undefined, body);
+    }
+    if (parts[0] === "_nodes" && parts[1] === "http" && parts.length === 2 && read) {
+      return { status: 200, body: this.nodesHttp() };
+    }
+    if (parts.length === 3 && parts[0] === "_ilm" && parts[1] === "policy") {
+      const name = parts[2];
+      if (read) {
+        const policy = this.ilmPolicies.get(name);
+        if (policy === undefined)
+          return esError(404, "resource_not_found_exception", `Lifecycle policy not found: ${name}`);
+        return {
+          status: 200,
+          body: { [name]: { version: 1, modified_date: new Date().toISOString(), ...(policy as object) } },
+        };
+      }
+      if (method === "PUT") {
+        this.ilmPolicies.set(name, json());
+        return ack();
+      }
+    }
+    if (parts.length === 2 && parts[0] === "_index_template") {
+      const name = parts[1];
+      if (read) {
+        const template = this.indexTemplates.get(name);
+        if (template === undefined) {
+          return esError(404, "resource_not_found_exception", `index template matching [${name}] not found`);
+        }
+        return { status: 200, body: { index_templates: [{ name, index_template: template }] } };
+      }
+      if (method === "PUT") {
+        this.indexTemplates.set(name, json());
+        return ack();
+      }
+    }
+    if (parts[0] === "_data_stream" && parts.length <= 2) {
+      const name = parts[1];
+      if (read) {
+        if (name === undefined || name === "*" || name === "_all") {
+          return {
+            status: 200,
+            body: { data_streams: [...this.dataStreams.keys()].map((n) => this.dsInfo(n)) },
+          };
+        }
+        if (!this.dataStreams.has(name)) {
+          return esError(404, "index_not_found_exception", `no such index [${name}]`, {
+            "resource.type": "index_or_alias",
+            "resource.id": name,
+            index: name,
+          });
+        }
+        return { status: 200, body: { data_streams: [this.dsInfo(name)] } };
+      }
+      if (method === "PUT" && name !== undefined) {
+        if (this.dataStreams.has(name)) {
+          return esError(400, "resource_already_exists_exception", `data_stream [${name}] already exists`);
+        }
+        this.createDataStream(name);
+        return ack();
+      }
+    }
+    return esError(
+      400,
+      "illegal_argument_exception",
+      `no handler found for uri [${path}] and method [${method}]`,
+    );
+  }
+
+  private createDataStream(name: string): { backingIndex: string; uuid: string } {
+    const day = new Date().toISOString().slice(0, 10).replace(/-/g, ".");
+    const ds = { backingIndex: `.ds-${name}-${day}-000001`, uuid: randomBytes(16).toString("base64url") };
+    this.dataStreams.set(name, ds);
+    return ds;
+  }
+
+  private dsInfo(name: string): Record<string, unknown> {
+    const ds = this.dataStreams.get(name);
+    const template = [...this.indexTemplates.entries()].find(([, t]) =>
+      ((t as { index_patterns?: string[] }).index_patterns ?? []).some((p) =>
+        new RegExp(`^${p.split("*").map(escapeRegExp).join(".*")}$`).test(name),
+      ),
+    );
+    const settings = (template?.[1] as { template?: { settings?: Record<string, unknown> } } | undefined)
+      ?.template?.settings;
+    return {
+      name,
+      timestamp_field: { name: "@timestamp" },
+      indices: ds ? [{ index_name: ds.backingIndex, index_uuid: ds.uuid }] : [],
+      generation: 1,
+      status: "GREEN",
+      template: template?.[0] ?? "",
+      ilm_policy: settings?.["index.lifecycle.name"],
+      hidden: false,
+      system: false,
+      allow_custom_routing: false,
+      replicated: false,
+    };
+  }
+
+  private bulk(pathTarget: string | undefined, body: Buffer): Reply {
+    if (this.bulkFailure !== null) {
+      const status = this.bulkFailure;
+      const type = STATUS_ERROR_TYPES[status] ?? "exception";
+      return esError(status, type, `stand-in: _bulk answered with ${status} on request`);
+    }
+    const lines = body
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "");
+    const items: Record<string, unknown>[] = [];
+    let errors = false;
+    for (let i = 0; i < lines.length; i++) {
+      const action = JSON.parse(lines[i]) as Record<string, { _index?: string; _id?: string }>;
+      const op = Object.keys(action)[0];
+      const meta = action[op] ?? {};
+      const target = meta._index ?? pathTarget;
+      const hasSource = op === "create" || op === "index" || op === "update";
+      const doc = hasSource ? (JSON.parse(lines[++i] ?? "null") as unknown) : undefined;
+      const id = meta._id ?? randomBytes(10).toString("base64url");
+      if (target === undefined) {
+        errors = true;
+        items.push({
+          [op]: {
+            status: 400,
+            error: { type: "action_request_validation_exception", reason: "index is missing" },
+          },
+        });
+        continue;
+      }
+      const ds = this.dataStreams.get(target);
+      if (ds && op !== "create") {
+        errors = true;
+        items.push({
+          [op]: {
+            _index: target,
+            _id: id,
+            status: 400,
+            error: {
+              type: "illegal_argument_exception",
+              reason: `only write ops with an op_type of create are allowed in data streams`,
+            },
+          },
+        });
+        continue;
+      }
+      if ((op === "create" || op === "index") && doc !== null && typeof doc === "object") {
+        const list = this.docsByName.get(target) ?? [];
+        list.push(doc as Record<string, unknown>);
+        this.docsByName.set(target, list);
+      }
+      items.push({
+        [op]: {
+          _index: ds ? ds.backingIndex : target,
+          _id: id,
+          _version: 1,
+          result: op === "delete" ? "deleted" : "created",
+          _shards: { total: 1, successful: 1, failed: 0 },
+          _seq_no: this.seqNo++,
+          _primary_term: 1,
+          status: op === "delete" ? 200 : 201,
+        },
+      });
+    }
+    return { status: 200, body: { took: 1, errors, items } };
+  }
+
+  private rootInfo(): Record<string, unknown> {
+    return {
+      name: "es-standin",
+      cluster_name: "es-standin",
+      cluster_uuid: "c7a1e4b3-standin",
+      version: {
+        number: ES_VERSION,
+        build_flavor: "default",
+        build_type: "docker",
+        build_hash: "0000000",
+        build_date: "2024-08-05T10:05:34.233336849Z",
+        build_snapshot: false,
+        lucene_version: "9.11.1",
+        minimum_wire_compatibility_version: "7.17.0",
+        minimum_index_compatibility_version: "7.0.0",
+      },
+      tagline: "You Know, for Search",
+    };
+  }
+
+  private nodesHttp(): Record<string, unknown> {
+    const address = `127.0.0.1:${this.port ?? 9200}`;
+    return {
+      _nodes: { total: 1, successful: 1, failed: 0 },
+      cluster_name: "es-standin",
+      nodes: {
+        standin0000000000000: {
+          name: "es-standin",
+          transport_address: "127.0.0.1:9300",
+          host: "127.0.0.1",
+          ip: "127.0.0.1",
+          version: ES_VERSION,
+          roles: ["data", "ingest", "master"],
+          http: {
+            bound_address: [address],
+            publish_address: address,
+            max_content_length_in_bytes: 104857600,
+          },
+        },
+      },
+    };
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

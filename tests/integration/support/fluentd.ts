@@ -1,0 +1,247 @@
+/**
+ * Runs the real Fluentd from the project's bundle (Gemfile, installed into vendor/bundle by
+ * scripts/setup-ruby.sh).
+ *
+ * How processes are run:
+ * - `bundle exec fluentd ...` with `BUNDLE_GEMFILE` set. Bundler loads the fluentd executable into its own
+ *   Ruby process (Kernel.load), so the spawned PID *is* Fluentd: there is no extra `bundle` layer.
+ * - `--no-supervisor`: one process that reads the config, holds the buffers and handles signals itself
+ *   (TERM/INT: graceful stop; USR1: flush buffers; USR2: reload config; CONT: sigdump). With the
+ *   supervisor, the buffers live in a child worker, and SIGKILL to the supervisor would leave the worker
+ *   running. Also, the supervisor configures every plugin once more before the worker does (for the
+ *   Elasticsearch data-stream output that means one more round of template/ILM/data-stream requests).
+ * - Each Fluentd gets its own process group (`detached`) and signals go to the whole group, so anything it
+ *   starts goes with it. `stopAll()` kills whatever is still running; a process `exit` hook does the same if
+ *   the test run ends without it.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const PROJECT_ROOT = path.resolve(__dirname, "..", "..", "..");
+const GEMFILE = path.join(PROJECT_ROOT, "Gemfile");
+const READY_LINE = /fluentd worker is now running worker=0/;
+
+function fluentdEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, BUNDLE_GEMFILE: GEMFILE, ...env };
+}
+
+let bundleChecked = false;
+
+/**
+ * Throws a helpful error unless the bundle is installed (`bundle check`, once per test run). Call it in a
+ * `before` hook of Fluentd tests.
+ */
+export function assertBundleInstalled(): void {
+  if (bundleChecked) return;
+  const r = spawnSync("bundle", ["check"], { cwd: PROJECT_ROOT, env: fluentdEnv(), encoding: "utf8" });
+  if (r.status !== 0) {
+    throw new Error(
+      `The Ruby gems for the integration tests are not installed: run scripts/setup-ruby.sh\n` +
+        `${r.error?.message ?? ""}${r.stdout ?? ""}${r.stderr ?? ""}`,
+    );
+  }
+  bundleChecked = true;
+}
+
+/**
+ * `bundle exec fluentd --dry-run -c <confPath>`: parses the config and runs every plugin's `configure`
+ * (which reads TLS certificates and, for a data-stream output with a static name, talks to Elasticsearch),
+ * then exits. Returns the exit code (-1 if it was killed after 60 s) and stdout+stderr in order.
+ */
+export function fluentdDryRun(
+  confPath: string,
+  env?: Record<string, string>,
+): { code: number; output: string } {
+  const outFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fluentd-dry-run-")), "output.log");
+  const fd = fs.openSync(outFile, "w");
+  try {
+    const r = spawnSync("bundle", ["exec", "fluentd", "--dry-run", "-c", confPath], {
+      cwd: PROJECT_ROOT,
+      env: fluentdEnv(env),
+      stdio: ["ignore", fd, fd],
+      timeout: 60_000,
+      killSignal: "SIGKILL",
+    });
+    fs.closeSync(fd);
+    let output = fs.readFileSync(outFile, "utf8");
+    if (r.error) output += `\n[fluentdDryRun] ${r.error.message}`;
+    return { code: r.status ?? -1, output };
+  } finally {
+    fs.rmSync(path.dirname(outFile), { recursive: true, force: true });
+  }
+}
+
+export interface FluentdProcess {
+  /** PID of the Fluentd process itself (also its process group id) */
+  pid: number;
+  /** everything it printed so far (stdout and stderr, in arrival order) */
+  log(): string;
+  /**
+   * Sends `signal` (default SIGTERM) to its process group and resolves with the exit code once it has
+   * exited (null when it died of a signal, e.g. SIGKILL). A process still running `graceMs` (default
+   * 20 s) after a non-KILL signal gets SIGKILL. Resolves at once with the code if it already exited.
+   */
+  kill(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+  /** Sends a signal that does not stop Fluentd (SIGUSR1: flush buffers, SIGUSR2: reload, SIGCONT: dump). */
+  signal(signal: NodeJS.Signals): void;
+  /** false once the process has exited */
+  running(): boolean;
+}
+
+class Fluentd implements FluentdProcess {
+  readonly pid: number;
+  private output = "";
+  private exited = false;
+  private exitCode: number | null = null;
+  private readonly closed: Promise<void>;
+
+  constructor(child: ChildProcess) {
+    if (child.pid === undefined) throw new Error("fluentd did not start");
+    this.pid = child.pid;
+    const append = (chunk: Buffer) => {
+      this.output += chunk.toString("utf8");
+    };
+    child.stdout?.on("data", append);
+    child.stderr?.on("data", append);
+    this.closed = new Promise((resolve) => {
+      child.once("close", (code) => {
+        this.exited = true;
+        this.exitCode = code;
+        live.delete(this);
+        resolve();
+      });
+    });
+  }
+
+  log(): string {
+    return this.output;
+  }
+
+  running(): boolean {
+    return !this.exited;
+  }
+
+  onceClosed(): Promise<void> {
+    return this.closed;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.exited) throw new Error(`fluentd ${this.pid} has already exited`);
+    killGroup(this.pid, signal);
+  }
+
+  async kill(signal: NodeJS.Signals = "SIGTERM", graceMs = 20_000): Promise<number | null> {
+    if (!this.exited) {
+      killGroup(this.pid, signal);
+      if (signal !== "SIGKILL") {
+        const timer = setTimeout(() => killGroup(this.pid, "SIGKILL"), graceMs);
+        await this.closed;
+        clearTimeout(timer);
+      }
+      await this.closed;
+    }
+    return this.exitCode;
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+  }
+}
+
+const live = new Set<Fluentd>();
+function killAllNow(): void {
+  for (const f of live) killGroup(f.pid, "SIGKILL");
+}
+// Fluentd runs in its own process group, so a Ctrl-C of the test run does not reach it: kill it on the
+// way out, and then let the signal do what it would have done.
+process.on("exit", killAllNow);
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    killAllNow();
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  });
+}
+
+/**
+ * Spawns `bundle exec fluentd -c <confPath> --no-supervisor` in PROJECT_ROOT, with `process.env` +
+ * `BUNDLE_GEMFILE` + `opts.env`. Resolves once the log shows "fluentd worker is now running"; rejects
+ * (with the log in the message) if it exits first or is not running within `timeoutMs` (default 30 s; it is
+ * then killed).
+ */
+export function startFluentd(
+  confPath: string,
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<FluentdProcess> {
+  const child = spawn("bundle", ["exec", "fluentd", "-c", confPath, "--no-supervisor"], {
+    cwd: PROJECT_ROOT,
+    env: fluentdEnv(opts.env),
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  if (child.pid === undefined) {
+    // spawn failed (e.g. no `bundle` on PATH): the reason comes as an "error" event
+    return new Promise((_resolve, reject) => child.once("error", reject));
+  }
+  const f = new Fluentd(child);
+  live.add(f);
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  return (async () => {
+    while (!READY_LINE.test(f.log())) {
+      if (!f.running()) {
+        throw new Error(`fluentd (${confPath}) exited before it was running:\n${f.log()}`);
+      }
+      if (Date.now() > deadline) {
+        await f.kill("SIGKILL");
+        throw new Error(`fluentd (${confPath}) was not running after ${timeoutMs} ms:\n${f.log()}`);
+      }
+      await sleep(50);
+    }
+    return f;
+  })();
+}
+
+/** Kills (SIGKILL, whole process group) every Fluentd started by startFluentd that is still running. */
+export async function stopAll(): Promise<void> {
+  const all = [...live];
+  await Promise.all(all.map((f) => f.kill("SIGKILL")));
+  await Promise.all(all.map((f) => f.onceClosed()));
+}
+
+/** Polls `cond` every 100 ms until it returns true; rejects after `timeoutMs` naming `what`. */
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (listen on 0, close), for a Fluentd to bind. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error("no port"))));
+    });
+  });
+}
