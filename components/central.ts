@@ -88,6 +88,7 @@ export class Central extends pulumi.ComponentResource {
         replicas: args.esReplicas,
         imageTag: args.esImageTag,
         antiAffinity: args.esAntiAffinity,
+        sysctlInitContainer: args.esSysctlInitContainer,
         storageClass: args.esStorageClass,
         storageSize: args.esStorageSize,
         cpu: args.esCpu,

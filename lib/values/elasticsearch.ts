@@ -42,6 +42,8 @@ export interface ElasticsearchValuesInput {
   replicas: number;
   imageTag: string;
   antiAffinity: "hard" | "soft";
+  /** Whether the chart's privileged init container sets vm.max_map_count. */
+  sysctlInitContainer: boolean;
   storageClass: string;
   storageSize: string;
   cpu: string;
@@ -112,6 +114,7 @@ export function elasticsearchValues(v: ElasticsearchValuesInput): Record<string,
     roles: ES_ROLES,
     imageTag: v.imageTag,
     antiAffinity: v.antiAffinity,
+    sysctlInitContainer: { enabled: v.sysctlInitContainer },
     // Our own CA and certificates, and our own credentials Secret (the chart's would be regenerated on every render).
     createCert: false,
     secret: { enabled: false },

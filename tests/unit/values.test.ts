@@ -10,6 +10,7 @@ const ES_INPUT = {
   replicas: 3,
   imageTag: "8.5.1",
   antiAffinity: "soft" as const,
+  sysctlInitContainer: false,
   storageClass: "",
   storageSize: "30Gi",
   cpu: "1",
@@ -64,6 +65,7 @@ describe("Elasticsearch values", () => {
     const v = elasticsearchValues(ES_INPUT);
     assert.equal("storageClassName" in (v.volumeClaimTemplate as object), false);
     assert.equal(v.antiAffinity, "soft");
+    assert.deepEqual(v.sysctlInitContainer, { enabled: false });
   });
 
   it("gives the Fluentd writer only write and metadata rights on its own prefix", () => {
