@@ -1,11 +1,12 @@
 /**
- * A forward client (the fluent-logger package): TLS with the CA and server name it is given, the shared
- * key, a username and password, and acknowledgements. It counts what the aggregator acknowledged.
+ * A forward client (the fluent-logger package). Secured (the default): TLS with the CA and server name it
+ * is given, the shared key, a username and password, and acknowledgements; it counts what the aggregator
+ * acknowledged. Plain: what the common recipe runs, no TLS, no auth, no acknowledgements.
  */
 import * as fs from "node:fs";
 import { createFluentSender, type FluentSender, type Options } from "fluent-logger";
 
-export interface SenderOptions {
+export interface SecuredSender {
   port: number;
   /** CA file the client trusts. */
   ca: string;
@@ -19,8 +20,15 @@ export interface SenderOptions {
   /** The client's forward self_hostname (must differ from the aggregator's). */
   clientHostname?: string;
 }
+export type SenderOptions = SecuredSender;
+
+export interface PlainSender {
+  port: number;
+  plain: true;
+}
 
 export interface SendResult {
+  /** Records acknowledged (secured) or written to the socket (plain). */
   acked: number;
   errors: string[];
 }
@@ -33,19 +41,20 @@ type RuntimeSender = FluentSender<Record<string, unknown>> & {
 
 const quiet = { info: () => undefined, error: () => undefined };
 
-/**
- * Sends `records` (each tagged with its own cluster field) and resolves once each is acknowledged or has
- * failed, or `timeoutMs` passes; records not acknowledged by then count as not acknowledged.
- */
-export async function sendRecords(
-  o: SenderOptions,
-  records: Record<string, unknown>[],
-  timeoutMs = 15000,
-): Promise<SendResult> {
+function senderOptions(o: SecuredSender | PlainSender, timeoutMs: number, packed: boolean): Options {
   // enableReconnect is read by the sender but missing from its type definitions.
-  const options: Options & { enableReconnect: boolean } = {
+  const common: Options & { enableReconnect: boolean } = {
     host: "127.0.0.1",
     port: o.port,
+    enableReconnect: false,
+    internalLogger: quiet,
+    ...(packed ? { eventMode: "PackedForward", flushInterval: 50, sendQueueSizeLimit: 8 * 1024 * 1024 } : {}),
+  };
+  if ("plain" in o) {
+    return common;
+  }
+  return {
+    ...common,
     tls: true,
     tlsOptions: {
       ca: fs.readFileSync(o.ca),
@@ -62,10 +71,21 @@ export async function sendRecords(
     },
     requireAckResponse: true,
     ackResponseTimeout: timeoutMs,
-    enableReconnect: false,
-    internalLogger: quiet,
   };
-  const sender = createFluentSender("app", options) as RuntimeSender;
+}
+
+/**
+ * Sends `records` and resolves once each is acknowledged (or written, for a plain sender) or has failed,
+ * or `timeoutMs` passes; records not acknowledged by then count as not acknowledged. `packed` batches
+ * records into PackedForward messages, as Fluent Bit does.
+ */
+export async function sendRecords(
+  o: SecuredSender | PlainSender,
+  records: Record<string, unknown>[],
+  timeoutMs = 15000,
+  packed = false,
+): Promise<SendResult> {
+  const sender = createFluentSender("app", senderOptions(o, timeoutMs, packed)) as RuntimeSender;
   const result: SendResult = { acked: 0, errors: [] };
   sender.on("error", (e: Error) => result.errors.push(e.message));
   const pending = records.map(
