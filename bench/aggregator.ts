@@ -20,7 +20,12 @@ import {
   stopAll,
   waitFor,
 } from "../tests/integration/support/fluentd";
-import { relocateAggregator, renderStackFile, replaceAll } from "../tests/integration/support/rendered";
+import {
+  aggregatorTlsDir,
+  relocateAggregator,
+  renderStackFile,
+  replaceAll,
+} from "../tests/integration/support/rendered";
 import { sendRecords } from "../tests/integration/support/sender";
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
@@ -114,12 +119,7 @@ async function main(): Promise<void> {
     ]) {
       const secured = variant.startsWith("rendered");
       const dir = path.join(work, secured ? "secured" : "plain");
-      const tlsDir = path.join(dir, "tls");
-      fs.mkdirSync(tlsDir, { recursive: true });
-      const cert = pki.server(`fluentd-${secured}`, [SERVER_NAME]);
-      fs.copyFileSync(cert.cert, path.join(tlsDir, "tls.crt"));
-      fs.copyFileSync(cert.key, path.join(tlsDir, "tls.key"));
-      fs.copyFileSync(pki.caCert, path.join(tlsDir, "ca.crt"));
+      const tlsDir = aggregatorTlsDir(path.join(dir, "tls"), pki, `fluentd-${secured}`, [SERVER_NAME]);
       const port = await freePort();
       const conf = relocateAggregator(renderDir, path.join(dir, "etc"), {
         tlsDir,

@@ -19,7 +19,7 @@ import {
   waitFor,
   type FluentdProcess,
 } from "./support/fluentd";
-import { relocateAggregator, renderStackFile, type Relocation } from "./support/rendered";
+import { aggregatorTlsDir, relocateAggregator, renderStackFile, type Relocation } from "./support/rendered";
 import { sendRecords, type SenderOptions } from "./support/sender";
 
 const SERVER_NAME = "logs.efk.test";
@@ -120,12 +120,10 @@ describe("the rendered aggregator on the real Fluentd", function () {
     bufferDir?: string,
   ): Promise<Aggregator> {
     const dir = path.join(work, name);
-    const tlsDir = path.join(dir, "tls");
-    fs.mkdirSync(tlsDir, { recursive: true });
-    const cert = pki.server(`${name}-fluentd`, [SERVER_NAME, "fluentd.logging.svc"]);
-    fs.copyFileSync(cert.cert, path.join(tlsDir, "tls.crt"));
-    fs.copyFileSync(cert.key, path.join(tlsDir, "tls.key"));
-    fs.copyFileSync(pki.caCert, path.join(tlsDir, "ca.crt"));
+    const tlsDir = aggregatorTlsDir(path.join(dir, "tls"), pki, `${name}-fluentd`, [
+      SERVER_NAME,
+      "fluentd.logging.svc",
+    ]);
     const relocation: Relocation = {
       tlsDir,
       bufferDir: bufferDir ?? path.join(dir, "buffer"),
@@ -156,12 +154,7 @@ describe("the rendered aggregator on the real Fluentd", function () {
         ["dry", renderDir],
         ["dry-mtls", mtlsRenderDir],
       ]) {
-        const tlsDir = path.join(work, name, "tls");
-        fs.mkdirSync(tlsDir, { recursive: true });
-        const cert = pki.server(name, [SERVER_NAME]);
-        fs.copyFileSync(cert.cert, path.join(tlsDir, "tls.crt"));
-        fs.copyFileSync(cert.key, path.join(tlsDir, "tls.key"));
-        fs.copyFileSync(pki.caCert, path.join(tlsDir, "ca.crt"));
+        const tlsDir = aggregatorTlsDir(path.join(work, name, "tls"), pki, name, [SERVER_NAME]);
         const conf = relocateAggregator(dir, path.join(work, name, "etc"), {
           tlsDir,
           bufferDir: path.join(work, name, "buffer"),

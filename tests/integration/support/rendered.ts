@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import type { TestPki } from "./certs";
 import { PROJECT_ROOT } from "./fluentd";
 
 /** Runs `npm run render`'s script on a stack file written for the test; returns the output folder. */
@@ -80,4 +81,17 @@ export function relocateAggregator(renderDir: string, dir: string, r: Relocation
     fs.writeFileSync(path.join(dir, "config.d", file), text);
   }
   return path.join(dir, "fluent.conf");
+}
+
+/**
+ * Writes tls.crt, tls.key (a server certificate for `dnsNames`) and ca.crt into `dir`, as the chart mounts
+ * the fluentd-tls Secret at /fluentd/tls; returns `dir`.
+ */
+export function aggregatorTlsDir(dir: string, pki: TestPki, certName: string, dnsNames: string[]): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const cert = pki.server(certName, dnsNames);
+  fs.copyFileSync(cert.cert, path.join(dir, "tls.crt"));
+  fs.copyFileSync(cert.key, path.join(dir, "tls.key"));
+  fs.copyFileSync(pki.caCert, path.join(dir, "ca.crt"));
+  return dir;
 }
