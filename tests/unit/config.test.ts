@@ -8,8 +8,15 @@ import { CENTRAL_CONFIG, runProgramExpectingError } from "../harness";
 
 const ROOT = path.join(__dirname, "..", "..");
 
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 function load(values: Record<string, string>) {
-  return loadConfig({ get: (k) => values[k] });
+  return loadConfig({
+    get: (k) => (Object.hasOwn(values, k) ? values[k] : undefined),
+    keys: () => Object.keys(values),
+  });
 }
 
 function problemsOf(values: Record<string, string>): string[] {
@@ -67,8 +74,91 @@ const BAD: { title: string; config: Record<string, string>; expect: RegExp }[] =
   {
     title: "a non-numeric replica count",
     config: { ...CENTRAL_CONFIG, esReplicas: "three" },
-    expect: /efk:esReplicas = "three": must be a number/,
+    expect: /efk:esReplicas = "three": must be a whole number/,
   },
+  ...["0x3", "3.0", " 3 ", "1e0", ""].map((v) => ({
+    title: `an integer written as ${JSON.stringify(v)}`,
+    config: { ...CENTRAL_CONFIG, esReplicas: v },
+    expect: new RegExp(`efk:esReplicas = ${escape(JSON.stringify(v))}: must be a whole number`),
+  })),
+  {
+    title: "a timeout in exponent notation",
+    config: { ...CENTRAL_CONFIG, helmTimeoutSeconds: "1e3" },
+    expect: /efk:helmTimeoutSeconds = "1e3": must be a whole number/,
+  },
+  {
+    title: "a wildcard as the first Kibana host, which would become its public URL",
+    config: { ...CENTRAL_CONFIG, kibanaHosts: '["*.example.com","kibana.example.com"]' },
+    expect:
+      /efk:kibanaHosts\[0\] = "\*\.example\.com": must be a host name without a wildcard, because the first entry becomes Kibana's server\.publicBaseUrl; later entries may be wildcards/,
+  },
+  {
+    title: "a wildcard as the first Fluentd host, which edges would dial",
+    config: {
+      ...CENTRAL_CONFIG,
+      edgeClusters: '["prod-eu"]',
+      fluentdExternalHosts: '["*.logs.example.com","logs.example.com"]',
+    },
+    expect:
+      /efk:fluentdExternalHosts\[0\] = "\*\.logs\.example\.com": must be a host name without a wildcard, because the first entry is the host edges dial/,
+  },
+  {
+    title: 'the reserved cluster name "unregistered" for this cluster',
+    config: { ...CENTRAL_CONFIG, clusterName: "unregistered" },
+    expect: /efk:clusterName = "unregistered": must be a name other than "unregistered"/,
+  },
+  {
+    title: 'the reserved cluster name "unregistered" for an edge stack',
+    config: { role: "edge", clusterName: "unregistered", centralStack: "acme/efk/central" },
+    expect: /efk:clusterName = "unregistered": must be a name other than "unregistered"/,
+  },
+  {
+    title: 'the reserved cluster name "unregistered" among the edge clusters',
+    config: {
+      ...CENTRAL_CONFIG,
+      edgeClusters: '["prod-eu","unregistered"]',
+      fluentdExternalHosts: '["logs.example.com"]',
+    },
+    expect: /efk:edgeClusters\[1\] = "unregistered": must be a name other than "unregistered"/,
+  },
+  {
+    title: "a misspelt key, suggesting the one meant",
+    config: { ...CENTRAL_CONFIG, edgeCluster: '["prod-eu"]' },
+    expect: /efk:edgeCluster is not a key of this project \(did you mean efk:edgeClusters\?\): remove it/,
+  },
+  {
+    title: "a key the project does not have",
+    config: { ...CENTRAL_CONFIG, debugMode: "true" },
+    expect: /efk:debugMode is not a key of this project: remove it \(pulumi config rm debugMode\)/,
+  },
+  {
+    title: "a central-only key on an edge stack",
+    config: { role: "edge", clusterName: "prod-eu", centralStack: "acme/efk/central", esReplicas: "5" },
+    expect: /efk:esReplicas only applies to central stacks, and this is an edge stack/,
+  },
+  {
+    title: "an edge-only key on a central stack",
+    config: { ...CENTRAL_CONFIG, centralStack: "acme/efk/central" },
+    expect: /efk:centralStack only applies to edge stacks, and this is a central stack/,
+  },
+  ...[
+    "10.0.0.0",
+    "10.0.0.0/33",
+    "300.1.2.3/8",
+    "10.0.0.0/08",
+    "10.0.0.0/8/8",
+    "2001:db8::/129",
+    "logs/24",
+  ].map((v) => ({
+    title: `a LoadBalancer source range ${JSON.stringify(v)}`,
+    config: {
+      ...CENTRAL_CONFIG,
+      fluentdLoadBalancerSourceRanges: JSON.stringify(["192.168.0.0/16", v]),
+    },
+    expect: new RegExp(
+      `efk:fluentdLoadBalancerSourceRanges\\[1\\] = ${escape(JSON.stringify(v))}: must be a CIDR range`,
+    ),
+  })),
   {
     title: "a bad edge cluster name, reported with its index",
     config: {
@@ -133,6 +223,55 @@ describe("configuration", () => {
     assert.equal(cfg.esReplicas, 5);
     assert.deepEqual(cfg.kibanaHosts, ["kibana.example.com"]);
     assert.equal(cfg.clientCertAuth, true);
+  });
+
+  it("accepts integers written as plain digits, negative ones included, before the rules run", () => {
+    assert.equal(load({ ...CENTRAL_CONFIG, helmTimeoutSeconds: "0900" }).helmTimeoutSeconds, 900);
+    assert.match(
+      problemsOf({ ...CENTRAL_CONFIG, retentionDays: "-3" }).join("\n"),
+      /efk:retentionDays = -3: must be at least 1 day/,
+    );
+  });
+
+  it("accepts wildcards after the first Kibana and Fluentd host: they only go into the certificate", () => {
+    const cfg = load({
+      ...CENTRAL_CONFIG,
+      kibanaHosts: '["kibana.example.com","*.kibana.example.com"]',
+      fluentdExternalHosts: '["logs.example.com","*.logs.example.com"]',
+    });
+    assert.deepEqual(cfg.kibanaHosts, ["kibana.example.com", "*.kibana.example.com"]);
+    assert.deepEqual(cfg.fluentdExternalHosts, ["logs.example.com", "*.logs.example.com"]);
+  });
+
+  it("accepts IPv4 and IPv6 CIDR ranges for the LoadBalancer, and none by default", () => {
+    const ranges = ["0.0.0.0/0", "10.0.0.0/8", "203.0.113.7/32", "2001:db8::/32", "::/0", "2001:db8::1/128"];
+    const cfg = load({ ...CENTRAL_CONFIG, fluentdLoadBalancerSourceRanges: JSON.stringify(ranges) });
+    assert.deepEqual(cfg.fluentdLoadBalancerSourceRanges, ranges);
+    assert.deepEqual(load(CENTRAL_CONFIG).fluentdLoadBalancerSourceRanges, []);
+  });
+
+  it("accepts a stack holding every default Pulumi.yaml declares, as `pulumi up` hands them to the program", () => {
+    const project = parse(readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
+      config: Record<string, { default?: unknown }>;
+    };
+    // The CLI passes array defaults as JSON and the others formatted as Go's %v does.
+    const defaults = Object.fromEntries(
+      Object.entries(project.config)
+        .filter(([, spec]) => spec.default !== undefined)
+        .map(([k, spec]) => [
+          k,
+          Array.isArray(spec.default) ? JSON.stringify(spec.default) : String(spec.default),
+        ]),
+    );
+    const edge = { ...defaults, role: "edge", clusterName: "prod-eu", centralStack: "acme/efk/central" };
+    assert.equal(load(edge).esReplicas, 3);
+    assert.equal(load({ ...defaults, ...CENTRAL_CONFIG }).centralStack, "");
+  });
+
+  it("refuses an unknown key even when every other key is valid, and reports it with the others", () => {
+    const problems = problemsOf({ ...CENTRAL_CONFIG, esReplica: "3", esReplicas: "4" });
+    assert.equal(problems.length, 2, problems.join("\n"));
+    assert.match(problems[0], /efk:esReplica is not a key of this project \(did you mean efk:esReplicas\?\)/);
   });
 
   for (const c of BAD.filter((b) => b.config.role === "central" || b.config.role === "edge")) {

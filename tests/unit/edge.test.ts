@@ -128,7 +128,9 @@ describe("edge stack refusals", () => {
       error.message,
       /cluster "prod-eu" \(efk:clusterName\) is not registered on the central stack "acme\/efk\/central"/,
     );
-    assert.match(error.message, /it knows "prod-us"/);
+    assert.match(error.message, /it knows 1 edge cluster\./);
+    // The other clusters' names come from a secret output and belong to other tenants.
+    assert.equal(error.message.includes("prod-us"), false, error.message);
     assert.match(
       error.message,
       /pulumi config set --path 'edgeClusters\[1\]' prod-eu --stack acme\/efk\/central/,
@@ -153,5 +155,106 @@ describe("edge stack refusals", () => {
       [CENTRAL]: { outputs: { somethingElse: 1 }, secretOutputNames: [] },
     });
     assert.match(error.message, /exports no caCertPem, forwardSharedKey or edgeCredentials/);
+  });
+});
+
+/** A central stack like REGISTERED with one output replaced. */
+function withOutput(name: string, value: unknown): StackRefs {
+  return {
+    [CENTRAL]: { ...REGISTERED[CENTRAL], outputs: { ...REGISTERED[CENTRAL].outputs, [name]: value } },
+  };
+}
+
+const ENDPOINT = { host: "logs.example.com", port: 24224, serverName: "logs.example.com" };
+const CREDENTIALS = { username: "prod-eu", password: PASSWORD };
+
+/** Central outputs this program cannot use, each with what the refusal must say. */
+const MALFORMED: { title: string; refs: StackRefs; expect: RegExp }[] = [
+  {
+    title: "an endpoint port of 0",
+    refs: withOutput("forwardEndpoint", { ...ENDPOINT, port: 0 }),
+    expect: /exports a malformed forwardEndpoint: port must be a whole number from 1 to 65535/,
+  },
+  {
+    title: "an endpoint port above 65535",
+    refs: withOutput("forwardEndpoint", { ...ENDPOINT, port: 70000 }),
+    expect: /exports a malformed forwardEndpoint: port must be a whole number from 1 to 65535/,
+  },
+  {
+    title: "an endpoint port given as a string",
+    refs: withOutput("forwardEndpoint", { ...ENDPOINT, port: "24224" }),
+    expect: /exports a malformed forwardEndpoint: port must be a whole number from 1 to 65535/,
+  },
+  {
+    title: "an endpoint with an empty host",
+    refs: withOutput("forwardEndpoint", { ...ENDPOINT, host: "" }),
+    expect: /exports a malformed forwardEndpoint: host must be a non-empty string/,
+  },
+  {
+    title: "an endpoint without a server name",
+    refs: withOutput("forwardEndpoint", { host: "logs.example.com", port: 24224 }),
+    expect: /exports a malformed forwardEndpoint: serverName must be a non-empty string/,
+  },
+  {
+    title: "an endpoint that is not an object",
+    refs: withOutput("forwardEndpoint", "logs.example.com:24224"),
+    expect: /exports a malformed forwardEndpoint: it is not an object/,
+  },
+  {
+    title: "credentials under another user name",
+    refs: centralRef({ "prod-eu": { username: "prod-us", password: PASSWORD } }),
+    expect: /exports edgeCredentials whose entry for "prod-eu" is malformed: username must be "prod-eu"/,
+  },
+  {
+    title: "credentials with an empty password",
+    refs: centralRef({ "prod-eu": { username: "prod-eu", password: "" } }),
+    expect:
+      /exports edgeCredentials whose entry for "prod-eu" is malformed: password must be a non-empty string/,
+  },
+  {
+    title: "credentials without a password",
+    refs: centralRef({ "prod-eu": { username: "prod-eu" } }),
+    expect:
+      /exports edgeCredentials whose entry for "prod-eu" is malformed: password must be a non-empty string/,
+  },
+  {
+    title: "a client certificate without its key",
+    refs: centralRef({ "prod-eu": { ...CREDENTIALS, clientCertPem: "CLIENT-CERT" } }),
+    expect: /malformed: clientCertPem and clientKeyPem must come together/,
+  },
+  {
+    title: "a client key without its certificate",
+    refs: centralRef({ "prod-eu": { ...CREDENTIALS, clientKeyPem: "CLIENT-KEY" } }),
+    expect: /malformed: clientCertPem and clientKeyPem must come together/,
+  },
+  {
+    title: "credentials that are not an object",
+    refs: centralRef({ "prod-eu": PASSWORD }),
+    expect: /exports edgeCredentials whose entry for "prod-eu" is malformed: it is not an object/,
+  },
+];
+
+describe("edge stack refusals of malformed central outputs", () => {
+  for (const c of MALFORMED) {
+    it(`refuses ${c.title}, naming the central stack and the output, and declares nothing of its own`, async () => {
+      const { error, registered } = await runProgramExpectingError(EDGE_CONFIG, c.refs);
+      assert.ok(error instanceof pulumi.RunError, `expected a RunError, got ${String(error)}`);
+      assert.match(error.message, /the central stack "acme\/efk\/central" \(efk:centralStack\)/);
+      assert.match(error.message, c.expect);
+      for (const secret of [PASSWORD, SHARED_KEY, "CLIENT-CERT", "CLIENT-KEY"]) {
+        assert.equal(error.message.includes(secret), false, `the message shows a secret: ${error.message}`);
+      }
+      assert.equal(registered, 1);
+      assert.equal(recorded[0].type, "pulumi:pulumi:StackReference");
+    });
+  }
+
+  it("does not take an Object property for the credentials of a cluster named like one", async () => {
+    const { error, registered } = await runProgramExpectingError(
+      { ...EDGE_CONFIG, clusterName: "constructor" },
+      REGISTERED,
+    );
+    assert.match(error.message, /cluster "constructor" \(efk:clusterName\) is not registered/);
+    assert.equal(registered, 1);
   });
 });

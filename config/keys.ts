@@ -1,58 +1,39 @@
-import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { isQuantity, quantityValue } from "./lib/quantity";
+import {
+  chartVersion,
+  cidr,
+  clusterName,
+  hostList,
+  hours,
+  httpsUrl,
+  imageTag,
+  ip,
+  label,
+  positiveQuantity,
+  STACK_NAME,
+  storageClass,
+  uniqueList,
+} from "./rules";
+import { quantityValue } from "../lib/quantity";
 
 /**
- * The stack configuration: one table of keys (type, default, description, rule), read in one place.
- * `Pulumi.yaml` declares the same keys; a unit test keeps the two in agreement, and the README's
+ * The table of every stack configuration key: type, default, description, rule and the stacks it applies
+ * to. `Pulumi.yaml` declares the same keys; a unit test keeps the two in agreement, and the README's
  * config reference is checked against it too.
  */
 
 export const CONFIG_NAMESPACE = "efk";
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_LABEL_RULE =
-  "a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
-// A host name a certificate can carry: DNS-1123 subdomain, optionally with a leading wildcard label.
-const HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const IPV4 =
-  /^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$/;
-const IPV6 = /^[0-9a-fA-F:]+:[0-9a-fA-F:.]*$/;
-// pulumi stack names: "stack", "project/stack" or "org/project/stack".
-const STACK_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*\/){0,2}[A-Za-z0-9][-A-Za-z0-9_.]*$/;
-const SEMVER = /^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$/;
-const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const QUANTITY_RULE =
-  "a Kubernetes quantity such as 512Mi, 2Gi, 30Gi, 500m or 1 (binary suffixes Ki Mi Gi Ti)";
+export type KeyType = "string" | "integer" | "boolean" | "array";
 
-const label = z.string().refine((v) => v.length <= 63 && DNS1123_LABEL.test(v), DNS1123_LABEL_RULE);
-// `abort`: later rules assume a well-formed quantity.
-const quantity = z.string().refine(isQuantity, { message: QUANTITY_RULE, abort: true });
-const positiveQuantity = quantity.refine((v) => quantityValue(v) > 0, "a quantity greater than zero");
-const hostname = z
-  .string()
-  .refine(
-    (v) => v.length <= 253 && HOSTNAME.test(v),
-    "a DNS name (lowercase, dot-separated labels, optionally starting with '*.')",
-  );
-const ip = z.string().refine((v) => IPV4.test(v) || IPV6.test(v), "an IPv4 or IPv6 address");
-const chartVersion = z.string().refine((v) => SEMVER.test(v), "a chart version such as 8.5.1");
-const imageTag = z.string().refine((v) => IMAGE_TAG.test(v), "a container image tag");
-const httpsUrl = z
-  .string()
-  .refine((v) => /^(https|oci):\/\/[^\s]+$/.test(v), "an https:// or oci:// chart repository URL");
-const hours = z.number().int("a whole number of hours").positive("a positive number of hours");
-const uniqueList = <T extends z.ZodType<string>>(item: T) =>
-  z.array(item).refine((a) => new Set(a).size === a.length, "a list without duplicates");
-
-type KeyType = "string" | "integer" | "boolean" | "array";
-
-interface KeySpec {
+export interface KeySpec {
   type: KeyType;
   description: string;
   /** Absent: the key is required (for the roles that use it). */
   default?: string | number | boolean | string[];
+  /** Checks the value once it has the declared type. */
   schema: z.ZodType;
+  /** The stacks the key applies to; setting it on another stack is refused. */
   roles: readonly Role[];
 }
 
@@ -73,7 +54,7 @@ export const CONFIG_KEYS = {
     type: "string",
     description:
       "This cluster's name: the `cluster` field on its records, its forward user and its data stream.",
-    schema: label,
+    schema: clusterName,
     roles: BOTH,
   },
   namespace: {
@@ -102,7 +83,7 @@ export const CONFIG_KEYS = {
     description:
       "Central only: the edge clusters allowed to ship logs. Removing a name revokes that cluster.",
     default: [],
-    schema: uniqueList(label),
+    schema: uniqueList(clusterName),
     roles: CENTRAL,
   },
   elasticChartRepo: {
@@ -171,9 +152,7 @@ export const CONFIG_KEYS = {
     type: "string",
     description: "StorageClass of the Elasticsearch volumes; empty means the cluster's default.",
     default: "",
-    schema: z
-      .string()
-      .refine((v) => v === "" || DNS1123_LABEL.test(v) || HOSTNAME.test(v), "a StorageClass name"),
+    schema: storageClass,
     roles: CENTRAL,
   },
   esStorageSize: {
@@ -215,7 +194,7 @@ export const CONFIG_KEYS = {
     type: "array",
     description: "External DNS names Kibana is reached by (added to its certificate).",
     default: [],
-    schema: uniqueList(hostname),
+    schema: hostList("becomes Kibana's server.publicBaseUrl"),
     roles: CENTRAL,
   },
   kibanaCpu: {
@@ -294,9 +273,7 @@ export const CONFIG_KEYS = {
     type: "string",
     description: "StorageClass of the Fluentd buffer volumes; empty means the cluster's default.",
     default: "",
-    schema: z
-      .string()
-      .refine((v) => v === "" || DNS1123_LABEL.test(v) || HOSTNAME.test(v), "a StorageClass name"),
+    schema: storageClass,
     roles: CENTRAL,
   },
   fluentdStorageSize: {
@@ -331,7 +308,7 @@ export const CONFIG_KEYS = {
     description:
       "DNS names edges reach Fluentd by (in its certificate); the first is the endpoint edges use.",
     default: [],
-    schema: uniqueList(hostname),
+    schema: hostList("is the host edges dial"),
     roles: CENTRAL,
   },
   fluentdExternalIps: {
@@ -340,6 +317,14 @@ export const CONFIG_KEYS = {
       "IP addresses edges reach Fluentd by (in its certificate); used as endpoint when no host is set.",
     default: [],
     schema: uniqueList(ip),
+    roles: CENTRAL,
+  },
+  fluentdLoadBalancerSourceRanges: {
+    type: "array",
+    description:
+      "CIDR ranges allowed to reach the external LoadBalancer Service (`loadBalancerSourceRanges`); empty means the cloud's default (usually anywhere).",
+    default: [],
+    schema: uniqueList(cidr),
     roles: CENTRAL,
   },
   clientCertAuth: {
@@ -410,7 +395,7 @@ export const CONFIG_KEYS = {
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
-/** Typed, validated configuration. Components never see raw config. */
+/** Typed, validated configuration, one field per key of the table. Components never see raw config. */
 export interface StackConfig {
   role: Role;
   clusterName: string;
@@ -449,6 +434,8 @@ export interface StackConfig {
   fluentdNodePort: number;
   fluentdExternalHosts: string[];
   fluentdExternalIps: string[];
+  /** CIDR ranges; empty: no `loadBalancerSourceRanges`, the cloud's default applies. */
+  fluentdLoadBalancerSourceRanges: string[];
   clientCertAuth: boolean;
   retentionDays: number;
   fluentBitChartVersion: string;
@@ -458,168 +445,4 @@ export interface StackConfig {
   fluentBitBufferSize: string;
   fluentBitExcludeNamespaces: string[];
   fluentBitExcludeContainers: string[];
-}
-
-/** What `pulumi.Config` offers; tests pass a plain map. */
-export interface ConfigSource {
-  get(key: string): string | undefined;
-}
-
-/** Thrown for bad stack configuration; lists every problem, each naming the key, the value and what is allowed. */
-// A RunError: Pulumi prints its message alone, without a stack trace.
-export class ConfigError extends pulumi.RunError {
-  constructor(readonly problems: string[]) {
-    super(`Invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.name = "ConfigError";
-  }
-}
-
-function show(value: unknown): string {
-  return JSON.stringify(value);
-}
-
-function problem(key: string, value: unknown, allowed: string): string {
-  return `${CONFIG_NAMESPACE}:${key} = ${show(value)}: must be ${allowed}`;
-}
-
-/** Pulumi config values arrive as strings; turn each into its declared type before the rules run. */
-function parseRaw(key: string, spec: KeySpec, raw: string): { value?: unknown; error?: string } {
-  switch (spec.type) {
-    case "string":
-      return { value: raw };
-    case "integer": {
-      const n = Number(raw.trim());
-      return raw.trim() !== "" && Number.isFinite(n)
-        ? { value: n }
-        : { error: problem(key, raw, "a number") };
-    }
-    case "boolean":
-      if (raw === "true" || raw === "false") {
-        return { value: raw === "true" };
-      }
-      return { error: problem(key, raw, "true or false") };
-    case "array": {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        parsed = undefined;
-      }
-      if (!Array.isArray(parsed)) {
-        return {
-          error: problem(key, raw, `a list (pulumi config set --path '${key}[0]' <value>, or a JSON array)`),
-        };
-      }
-      return { value: parsed };
-    }
-  }
-}
-
-/**
- * Reads and validates the whole configuration. Throws a ConfigError naming every bad key at once, so
- * nothing is created from a half-valid configuration.
- */
-export function loadConfig(source: ConfigSource): StackConfig {
-  const problems: string[] = [];
-  const values: Record<string, unknown> = {};
-  const roleRaw = source.get("role");
-  const role: Role | undefined = roleRaw === "central" || roleRaw === "edge" ? roleRaw : undefined;
-
-  for (const [key, spec] of Object.entries(CONFIG_KEYS) as [ConfigKey, KeySpec][]) {
-    const raw = source.get(key);
-    if (raw === undefined) {
-      if (spec.default !== undefined) {
-        values[key] = spec.default;
-      } else if (role === undefined ? key === "role" : spec.roles.includes(role)) {
-        problems.push(
-          `${CONFIG_NAMESPACE}:${key} is required${role ? ` for a ${role} stack` : ""}: ${spec.description}`,
-        );
-      }
-      continue;
-    }
-    const parsed = parseRaw(key, spec, raw);
-    if (parsed.error) {
-      problems.push(parsed.error);
-      continue;
-    }
-    const result = spec.schema.safeParse(parsed.value);
-    if (!result.success) {
-      for (const issue of result.error.issues) {
-        const [index] = issue.path;
-        const shown =
-          typeof index === "number" && Array.isArray(parsed.value)
-            ? (parsed.value as unknown[])[index]
-            : parsed.value;
-        const where = typeof index === "number" ? `${key}[${index}]` : key;
-        problems.push(problem(where, shown, issue.message));
-      }
-      continue;
-    }
-    values[key] = result.data;
-  }
-
-  if (problems.length === 0) {
-    problems.push(...crossChecks(values as unknown as StackConfig));
-  }
-  if (problems.length > 0) {
-    throw new ConfigError(problems);
-  }
-  return values as unknown as StackConfig;
-}
-
-function crossChecks(c: StackConfig): string[] {
-  const out: string[] = [];
-  if (c.role === "edge" && c.centralStack === "") {
-    out.push(
-      `${CONFIG_NAMESPACE}:centralStack is required for an edge stack: the central stack to read the endpoint, CA and credentials from, e.g. pulumi config set centralStack myorg/efk/central`,
-    );
-  }
-  if (c.certRenewalHours >= c.certValidityHours) {
-    out.push(
-      problem(
-        "certRenewalHours",
-        c.certRenewalHours,
-        `fewer hours than efk:certValidityHours (${c.certValidityHours}), or every update would replace the certificates`,
-      ),
-    );
-  }
-  if (c.certValidityHours > c.caValidityHours) {
-    out.push(
-      problem("certValidityHours", c.certValidityHours, `at most efk:caValidityHours (${c.caValidityHours})`),
-    );
-  }
-  if (c.role === "central" && c.edgeClusters.includes(c.clusterName)) {
-    out.push(
-      problem(
-        "edgeClusters",
-        c.edgeClusters,
-        `a list that does not contain this central cluster's own name "${c.clusterName}" (it is registered already)`,
-      ),
-    );
-  }
-  if (
-    c.role === "central" &&
-    c.edgeClusters.length > 0 &&
-    c.fluentdServiceType !== "None" &&
-    c.fluentdExternalHosts.length === 0 &&
-    c.fluentdExternalIps.length === 0
-  ) {
-    out.push(
-      problem(
-        "fluentdExternalHosts",
-        c.fluentdExternalHosts,
-        "at least one name (or efk:fluentdExternalIps one address) when efk:edgeClusters is set: edges verify Fluentd's certificate against it",
-      ),
-    );
-  }
-  if (c.role === "central" && c.edgeClusters.length > 0 && c.fluentdServiceType === "None") {
-    out.push(
-      problem(
-        "fluentdServiceType",
-        c.fluentdServiceType,
-        "LoadBalancer or NodePort when efk:edgeClusters is set: edges need a way in",
-      ),
-    );
-  }
-  return out;
 }

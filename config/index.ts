@@ -1,0 +1,267 @@
+import * as pulumi from "@pulumi/pulumi";
+import {
+  CONFIG_KEYS,
+  CONFIG_NAMESPACE,
+  type ConfigKey,
+  type KeySpec,
+  type Role,
+  type StackConfig,
+} from "./keys";
+
+/**
+ * Reads the stack configuration in one place: every key of the table in `./keys`, typed and checked,
+ * with every problem reported at once.
+ */
+
+export {
+  CONFIG_KEYS,
+  CONFIG_NAMESPACE,
+  type ConfigKey,
+  type KeySpec,
+  type KeyType,
+  type Role,
+  type StackConfig,
+} from "./keys";
+
+/** Where the `efk:*` values come from: the stack's Pulumi config (`stackConfigSource`), or a plain map in tests. */
+export interface ConfigSource {
+  /** The raw value of `key` (no `efk:` prefix), a string as `pulumi config` stores it. */
+  get(key: string): string | undefined;
+  /** Every key set in the `efk` namespace, without the prefix: keys the table does not know are refused. */
+  keys(): string[];
+}
+
+/** The stack's `efk:*` configuration, as the Pulumi engine hands it to the program. */
+export function stackConfigSource(): ConfigSource {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  return {
+    get: (key) => config.get(key),
+    // pulumi.Config cannot list its keys; the runtime's map holds every namespace, keyed "efk:key".
+    keys: () =>
+      Object.keys(pulumi.runtime.allConfig())
+        .filter((k) => k.startsWith(prefix))
+        .map((k) => k.slice(prefix.length)),
+  };
+}
+
+/** Thrown for bad stack configuration; lists every problem, each naming the key, the value and what is allowed. */
+// A RunError: Pulumi prints its message alone, without a stack trace.
+export class ConfigError extends pulumi.RunError {
+  constructor(readonly problems: string[]) {
+    super(`Invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function show(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+function problem(key: string, value: unknown, allowed: string): string {
+  return `${CONFIG_NAMESPACE}:${key} = ${show(value)}: must be ${allowed}`;
+}
+
+function isConfigKey(key: string): key is ConfigKey {
+  return Object.hasOwn(CONFIG_KEYS, key);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+function unknownKey(key: string): string {
+  const near = Object.keys(CONFIG_KEYS)
+    .map((k) => ({ k, d: editDistance(k.toLowerCase(), key.toLowerCase()) }))
+    .filter(({ d }) => d <= 2)
+    .sort((x, y) => x.d - y.d)[0]?.k;
+  return (
+    `${CONFIG_NAMESPACE}:${key} is not a key of this project` +
+    `${near ? ` (did you mean ${CONFIG_NAMESPACE}:${near}?)` : ""}: ` +
+    `remove it (pulumi config rm ${key}); Pulumi.yaml lists every key`
+  );
+}
+
+function notForRole(key: string, spec: KeySpec, role: Role): string {
+  return (
+    `${CONFIG_NAMESPACE}:${key} only applies to ${spec.roles.join(" and ")} stacks, and this is ` +
+    `${role === "edge" ? "an edge" : "a central"} stack: remove it (pulumi config rm ${key})`
+  );
+}
+
+/** Pulumi config values arrive as strings; turn each into its declared type before the rules run. */
+function parseRaw(key: string, spec: KeySpec, raw: string): { value?: unknown; error?: string } {
+  switch (spec.type) {
+    case "string":
+      return { value: raw };
+    case "integer":
+      // Not Number(): it also takes "1e3", "0x3", " 3 " and "", which are typos more often than numbers.
+      return /^-?[0-9]+$/.test(raw) && Number.isSafeInteger(Number(raw))
+        ? { value: Number(raw) }
+        : { error: problem(key, raw, "a whole number") };
+    case "boolean":
+      if (raw === "true" || raw === "false") {
+        return { value: raw === "true" };
+      }
+      return { error: problem(key, raw, "true or false") };
+    case "array": {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        parsed = undefined;
+      }
+      if (!Array.isArray(parsed)) {
+        return {
+          error: problem(key, raw, `a list (pulumi config set --path '${key}[0]' <value>, or a JSON array)`),
+        };
+      }
+      return { value: parsed };
+    }
+  }
+}
+
+/** One key's raw value, typed and checked: its value, or every problem with it. */
+function readKey(key: string, spec: KeySpec, raw: string): { value: unknown } | { problems: string[] } {
+  const parsed = parseRaw(key, spec, raw);
+  if (parsed.error) {
+    return { problems: [parsed.error] };
+  }
+  const result = spec.schema.safeParse(parsed.value);
+  if (result.success) {
+    return { value: result.data };
+  }
+  return {
+    problems: result.error.issues.map((issue) => {
+      const [index] = issue.path;
+      const shown =
+        typeof index === "number" && Array.isArray(parsed.value)
+          ? (parsed.value as unknown[])[index]
+          : parsed.value;
+      return problem(typeof index === "number" ? `${key}[${index}]` : key, shown, issue.message);
+    }),
+  };
+}
+
+/**
+ * `pulumi up` hands a stack every default Pulumi.yaml declares, central-only keys included, so a key of
+ * another role holding its default cannot tell us it was set by hand; only another value can.
+ */
+function holdsDefault(key: string, spec: KeySpec, raw: string): boolean {
+  const parsed = parseRaw(key, spec, raw);
+  return parsed.error === undefined && show(parsed.value) === show(spec.default);
+}
+
+/**
+ * Reads and validates the whole configuration. Throws a ConfigError naming every bad key at once, so
+ * nothing is created from a half-valid configuration.
+ */
+export function loadConfig(source: ConfigSource): StackConfig {
+  const problems = source
+    .keys()
+    .filter((k) => !isConfigKey(k))
+    .map(unknownKey);
+  const values: Record<string, unknown> = {};
+  const roleRaw = source.get("role");
+  const role: Role | undefined = roleRaw === "central" || roleRaw === "edge" ? roleRaw : undefined;
+
+  for (const [key, spec] of Object.entries(CONFIG_KEYS) as [ConfigKey, KeySpec][]) {
+    const raw = source.get(key);
+    if (raw === undefined) {
+      if (spec.default !== undefined) {
+        values[key] = spec.default;
+      } else if (role === undefined ? key === "role" : spec.roles.includes(role)) {
+        problems.push(
+          `${CONFIG_NAMESPACE}:${key} is required${role ? ` for a ${role} stack` : ""}: ${spec.description}`,
+        );
+      }
+      continue;
+    }
+    if (role !== undefined && !spec.roles.includes(role)) {
+      if (!holdsDefault(key, spec, raw)) {
+        problems.push(notForRole(key, spec, role));
+      }
+      values[key] = spec.default;
+      continue;
+    }
+    const read = readKey(key, spec, raw);
+    if ("problems" in read) {
+      problems.push(...read.problems);
+    } else {
+      values[key] = read.value;
+    }
+  }
+
+  if (problems.length === 0) {
+    problems.push(...crossChecks(values as unknown as StackConfig));
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return values as unknown as StackConfig;
+}
+
+function crossChecks(c: StackConfig): string[] {
+  const out: string[] = [];
+  if (c.role === "edge" && c.centralStack === "") {
+    out.push(
+      `${CONFIG_NAMESPACE}:centralStack is required for an edge stack: the central stack to read the endpoint, CA and credentials from, e.g. pulumi config set centralStack myorg/efk/central`,
+    );
+  }
+  if (c.certRenewalHours >= c.certValidityHours) {
+    out.push(
+      problem(
+        "certRenewalHours",
+        c.certRenewalHours,
+        `fewer hours than efk:certValidityHours (${c.certValidityHours}), or every update would replace the certificates`,
+      ),
+    );
+  }
+  if (c.certValidityHours > c.caValidityHours) {
+    out.push(
+      problem("certValidityHours", c.certValidityHours, `at most efk:caValidityHours (${c.caValidityHours})`),
+    );
+  }
+  if (c.role === "central" && c.edgeClusters.includes(c.clusterName)) {
+    out.push(
+      problem(
+        "edgeClusters",
+        c.edgeClusters,
+        `a list that does not contain this central cluster's own name "${c.clusterName}" (it is registered already)`,
+      ),
+    );
+  }
+  if (
+    c.role === "central" &&
+    c.edgeClusters.length > 0 &&
+    c.fluentdServiceType !== "None" &&
+    c.fluentdExternalHosts.length === 0 &&
+    c.fluentdExternalIps.length === 0
+  ) {
+    out.push(
+      problem(
+        "fluentdExternalHosts",
+        c.fluentdExternalHosts,
+        "at least one name (or efk:fluentdExternalIps one address) when efk:edgeClusters is set: edges verify Fluentd's certificate against it",
+      ),
+    );
+  }
+  if (c.role === "central" && c.edgeClusters.length > 0 && c.fluentdServiceType === "None") {
+    out.push(
+      problem(
+        "fluentdServiceType",
+        c.fluentdServiceType,
+        "LoadBalancer or NodePort when efk:edgeClusters is set: edges need a way in",
+      ),
+    );
+  }
+  return out;
+}
