@@ -124,6 +124,7 @@ async function main(): Promise<void> {
       const conf = relocateAggregator(renderDir, path.join(dir, "etc"), {
         tlsDir,
         bufferDir: path.join(dir, "buffer"),
+        deadLetterDir: path.join(dir, "dead-letter"),
         forwardPort: port,
         metricsPort: await freePort(),
         esPort: es.listeningPort as number,

@@ -98,6 +98,8 @@ export class Central extends pulumi.ComponentResource {
         http: pki.elasticsearchHttp,
         transport: pki.elasticsearchTransport,
         transportCaCertPem: pki.transportCaCertPem,
+        caSecret,
+        retentionDays: args.retentionDays,
       },
       { parent: this },
     );
@@ -143,13 +145,14 @@ export class Central extends pulumi.ComponentResource {
         clusters,
         clientCertAuth: args.clientCertAuth,
         dataStreamPrefix: DATA_STREAM_PREFIX,
-        retentionDays: args.retentionDays,
         cert: pki.fluentd,
         caCertPem: pki.caCertPem,
         elasticsearchPassword: elasticsearch.writerPassword,
         externalServiceType: args.fluentdServiceType,
         nodePort: args.fluentdNodePort,
-        after: [elasticsearch.release],
+        loadBalancerSourceRanges: args.fluentdLoadBalancerSourceRanges,
+        // Its user lives in Elasticsearch; its data streams need the template first.
+        after: [elasticsearch.release, elasticsearch.indexSetup],
       },
       { parent: this },
     );
@@ -162,6 +165,7 @@ export class Central extends pulumi.ComponentResource {
         chart: { chart: "fluent-bit", version: args.fluentBitChartVersion, repo: args.fluentChartRepo },
         timeoutSeconds: args.helmTimeoutSeconds,
         clusterName: args.clusterName,
+        namespace: args.namespace,
         imageTag: args.fluentBitImageTag,
         cpu: args.fluentBitCpu,
         memory: args.fluentBitMemory,

@@ -39,6 +39,7 @@ export class Edge extends pulumi.ComponentResource {
         chart: { chart: "fluent-bit", version: c.fluentBitChartVersion, repo: c.fluentChartRepo },
         timeoutSeconds: c.helmTimeoutSeconds,
         clusterName: c.clusterName,
+        namespace: c.namespace,
         imageTag: c.fluentBitImageTag,
         cpu: c.fluentBitCpu,
         memory: c.fluentBitMemory,

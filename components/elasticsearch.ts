@@ -2,11 +2,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { RELEASES, elasticsearchUrl } from "../lib/names";
+import { setupFiles } from "../lib/render/esSetup";
 import {
   ES_SECRETS,
   ES_TLS_KEYS,
   FLUENTD_WRITER_USER,
   elasticsearchValues,
+  indexSetupPodSpec,
   usersRolesFile,
   type ElasticsearchValuesInput,
 } from "../lib/values/elasticsearch";
@@ -25,6 +27,10 @@ export interface ElasticsearchArgs extends ElasticsearchValuesInput {
   http: IssuedCert;
   transport: IssuedCert;
   transportCaCertPem: pulumi.Input<string>;
+  /** The Secret holding the CA certificate alone (`ca.crt`), mounted by the index-setup Job. */
+  caSecret: k8s.core.v1.Secret;
+  /** Days logs are kept before ILM deletes them. */
+  retentionDays: number;
 }
 
 /** Passwords: long, and alphanumeric, because the chart's readiness probe passes them through a shell to curl. */
@@ -48,6 +54,8 @@ export class Elasticsearch extends pulumi.ComponentResource {
   /** Name of the Secret holding `username`/`password` of `elastic` (Kibana's token hook reads it). */
   public readonly credentialsSecretName: pulumi.Output<string>;
   public readonly release: k8s.helm.v3.Release;
+  /** Completes once the ILM policy and the index template exist: write only after it. */
+  public readonly indexSetup: k8s.batch.v1.Job;
 
   constructor(name: string, args: ElasticsearchArgs, opts?: pulumi.ComponentResourceOptions) {
     if (!Number.isInteger(args.replicas) || args.replicas < 1 || args.replicas % 2 === 0) {
@@ -110,6 +118,39 @@ export class Elasticsearch extends pulumi.ComponentResource {
         timeoutSeconds: args.timeoutSeconds,
       },
       { parent: this, dependsOn: [credentials, tlsSecret, fileRealm] },
+    );
+
+    // Auto-named: a changed policy or template makes a new ConfigMap, hence a new Job that installs it.
+    const setupConfig = new k8s.core.v1.ConfigMap(
+      `${name}-index-setup`,
+      {
+        metadata: { namespace: args.namespace },
+        data: setupFiles(args.dataStreamPrefix, args.retentionDays, args.replicas),
+      },
+      { parent: this },
+    );
+    this.indexSetup = new k8s.batch.v1.Job(
+      `${name}-index-setup`,
+      {
+        metadata: { namespace: args.namespace, labels: { "app.kubernetes.io/part-of": "efk-pulumi" } },
+        spec: {
+          backoffLimit: 10,
+          template: {
+            metadata: { labels: { "app.kubernetes.io/name": "efk-index-setup" } },
+            spec: pulumi
+              .all([setupConfig.metadata.name, args.caSecret.metadata.name])
+              .apply(([configMapName, caSecretName]) =>
+                indexSetupPodSpec({
+                  imageTag: args.imageTag,
+                  url: elasticsearchUrl(args.namespaceName),
+                  configMapName,
+                  caSecretName,
+                }),
+              ),
+          },
+        },
+      },
+      { parent: this, dependsOn: [this.release, credentials] },
     );
 
     this.url = pulumi.output(elasticsearchUrl(args.namespaceName));

@@ -24,6 +24,8 @@ export interface FluentdArgs extends FluentdValuesInput {
   externalServiceType: ExternalServiceType;
   /** Node port of the external Service, for `NodePort`. */
   nodePort: number;
+  /** CIDR ranges allowed to reach the external LoadBalancer; empty leaves the cloud's default. */
+  loadBalancerSourceRanges: string[];
   /** What must be ready first (the Elasticsearch release: Fluentd's user lives there). */
   after: pulumi.Resource[];
 }
@@ -102,9 +104,18 @@ export class Fluentd extends pulumi.ComponentResource {
       new k8s.core.v1.Service(
         `${name}-external`,
         {
-          metadata: { name: `${FLUENTD_FULLNAME}-external`, namespace: args.namespaceRef },
+          metadata: {
+            name: `${FLUENTD_FULLNAME}-external`,
+            namespace: args.namespaceRef,
+            // Do not wait for a load balancer address: edges dial the configured names, and a cluster
+            // without load balancer support would otherwise hold `pulumi up` for ten minutes.
+            annotations: { "pulumi.com/skipAwait": "true" },
+          },
           spec: {
             type: args.externalServiceType,
+            ...(args.externalServiceType === "LoadBalancer" && args.loadBalancerSourceRanges.length > 0
+              ? { loadBalancerSourceRanges: args.loadBalancerSourceRanges }
+              : {}),
             // The chart's pod labels (fluentd chart _helpers.tpl selectorLabels).
             selector: { "app.kubernetes.io/name": "fluentd", "app.kubernetes.io/instance": RELEASES.fluentd },
             ports: [

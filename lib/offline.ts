@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 /**
@@ -16,6 +17,17 @@ export interface DeclaredResource {
   inputs: Record<string, unknown>;
   /** Inputs as the engine received them: secrets still wrapped, so one can see what was marked secret. */
   rawInputs: Record<string, unknown>;
+  /**
+   * The URN the engine answered with, the one other resources' `dependencies` name. Empty until the
+   * registration completes (after `settle`, it is set).
+   */
+  urn: string;
+  /** URNs of every resource this one waits for, explicit (`dependsOn`) and implicit (its inputs' sources). */
+  dependencies: string[];
+  /** Per input property, the URNs its value came from. */
+  propertyDependencies: Record<string, string[]>;
+  /** The state the (stand-in) provider answered with: inputs plus what a provider computes. */
+  outputs: Record<string, unknown>;
 }
 
 /** Outputs of another stack, as a StackReference reads them. */
@@ -89,7 +101,90 @@ function providerState(o: OfflineOptions, type: string, name: string, inputs: Re
       return { name: stack, outputs: snapshot.outputs, secretOutputNames: snapshot.secretOutputNames };
     }
     default:
-      return inputs;
+      return type.startsWith("kubernetes:") ? withKubernetesName(name, inputs) : inputs;
+  }
+}
+
+/**
+ * The Kubernetes provider names an object without `metadata.name` after its resource name plus a random
+ * suffix; here the suffix is derived from the name, so offline renders stay the same from run to run.
+ */
+function withKubernetesName(name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const metadata = inputs.metadata as Record<string, unknown> | undefined;
+  if (!metadata || typeof metadata.name === "string") {
+    return inputs;
+  }
+  const suffix = createHash("sha256").update(name).digest("hex").slice(0, 8);
+  return { ...inputs, metadata: { ...metadata, name: `${name}-${suffix}` } };
+}
+
+/** What the engine learns from a registration request beyond what `MockResourceArgs` carries. */
+interface Registration {
+  type: string;
+  name: string;
+  dependencies: string[];
+  propertyDependencies: Record<string, string[]>;
+  declared?: DeclaredResource;
+}
+
+/** The parts of a RegisterResourceRequest / ReadResourceRequest (resource.proto) read here. */
+interface MonitorRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
+  /** Only on RegisterResourceRequest: reads carry no property dependencies. */
+  getPropertydependenciesMap?(): {
+    forEach(f: (deps: { getUrnsList(): string[] }, property: string) => void): void;
+  };
+}
+
+type MonitorCallback = (err: Error | null, response?: { getUrn(): string }) => void;
+type MonitorMethod = (req: MonitorRequest, callback: MonitorCallback) => void;
+
+/**
+ * `MockResourceArgs` carries no dependencies, so the monitor's two resource RPCs are wrapped to read them
+ * from the request, as the engine would. The mock monitor calls `newResource` once per request, so a
+ * request is queued here and taken by the `newResource` of the same type and name; the URN is taken from
+ * the monitor's answer, which is what the program's `resource.urn` resolves to.
+ */
+function interceptRegistrations(pending: Registration[]): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as
+    | Record<string, MonitorMethod | undefined>
+    | undefined;
+  if (!monitor) {
+    throw new Error("no Pulumi mock monitor installed: the offline engine cannot record dependencies");
+  }
+  for (const method of ["registerResource", "readResource"]) {
+    const original = monitor[method];
+    if (typeof original !== "function") {
+      throw new Error(
+        `the Pulumi mock monitor has no ${method}: the offline engine cannot record dependencies`,
+      );
+    }
+    monitor[method] = (req, callback) => {
+      const propertyDependencies: Record<string, string[]> = {};
+      req.getPropertydependenciesMap?.().forEach((deps, property) => {
+        propertyDependencies[property] = deps.getUrnsList();
+      });
+      const registration: Registration = {
+        type: req.getType(),
+        name: req.getName(),
+        dependencies: req.getDependenciesList(),
+        propertyDependencies,
+      };
+      pending.push(registration);
+      original.call(monitor, req, (err, response) => {
+        const i = pending.indexOf(registration);
+        if (i >= 0) {
+          // The mock failed before reaching newResource; nothing was declared.
+          pending.splice(i, 1);
+        }
+        if (registration.declared && response) {
+          registration.declared.urn = response.getUrn();
+        }
+        callback(err, response);
+      });
+    };
   }
 }
 
@@ -100,13 +195,34 @@ export function installOfflineEngine(
   stack = "offline",
 ): DeclaredResource[] {
   const declared: DeclaredResource[] = [];
+  const pending: Registration[] = [];
+  // setMocks installs its monitor before its first await, so the monitor is in place once it returns.
   void pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
+        const i = pending.findIndex((p) => p.type === args.type && p.name === args.name);
+        if (i < 0) {
+          throw new Error(
+            `offline engine: ${args.type} ${args.name} reached the mocks without a monitor request`,
+          );
+        }
+        const [registration] = pending.splice(i, 1);
         const rawInputs = args.inputs as Record<string, unknown>;
         const inputs = unwrapSecrets(rawInputs) as Record<string, unknown>;
-        declared.push({ type: args.type, name: args.name, inputs, rawInputs });
-        return { id: `${args.name}-id`, state: providerState(options, args.type, args.name, inputs) };
+        const resource: DeclaredResource = {
+          type: args.type,
+          name: args.name,
+          inputs,
+          rawInputs,
+          urn: "",
+          dependencies: registration.dependencies,
+          propertyDependencies: registration.propertyDependencies,
+          outputs: {},
+        };
+        registration.declared = resource;
+        declared.push(resource);
+        resource.outputs = providerState(options, args.type, args.name, inputs);
+        return { id: `${args.name}-id`, state: resource.outputs };
       },
       call(args: pulumi.runtime.MockCallArgs) {
         throw new Error(`unexpected provider call ${args.token}`);
@@ -116,6 +232,7 @@ export function installOfflineEngine(
     stack,
     false,
   );
+  interceptRegistrations(pending);
   return declared;
 }
 

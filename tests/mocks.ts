@@ -1,4 +1,9 @@
-import { installOfflineEngine, settle as settleEngine, type StackOutputsSnapshot } from "../lib/offline";
+import {
+  installOfflineEngine,
+  settle as settleEngine,
+  type DeclaredResource,
+  type StackOutputsSnapshot,
+} from "../lib/offline";
 
 /**
  * The one mock engine of the test suite: the offline engine `npm run render` uses too, answering the
@@ -64,4 +69,26 @@ export function find(type: string, name: string) {
     throw new Error(`no ${type} named ${name}; recorded: ${names.join(", ") || "none"}`);
   }
   return r;
+}
+
+/** True when `a` names `b` among the resources it waits for (explicitly or through an input). */
+export function dependsOn(a: DeclaredResource, b: DeclaredResource): boolean {
+  return b.urn !== "" && a.dependencies.includes(b.urn);
+}
+
+/** True when `a` waits for `b`, directly or through resources it waits for: the engine creates `b` first. */
+export function dependsOnTransitively(a: DeclaredResource, b: DeclaredResource): boolean {
+  const byUrn = new Map(recorded.map((r) => [r.urn, r]));
+  const seen = new Set<string>();
+  const queue = [...a.dependencies];
+  for (let urn = queue.shift(); urn !== undefined; urn = queue.shift()) {
+    if (urn === b.urn) {
+      return true;
+    }
+    if (!seen.has(urn)) {
+      seen.add(urn);
+      queue.push(...(byUrn.get(urn)?.dependencies ?? []));
+    }
+  }
+  return false;
 }

@@ -23,12 +23,15 @@ export function directive(
   return { name, arg, params: Array.isArray(params) ? params : Object.entries(params), children, comment };
 }
 
-/** A value read from the environment when Fluentd starts: keeps secrets out of the rendered text. */
+/**
+ * A value read from the environment when Fluentd starts: keeps secrets out of the rendered text. `fetch`
+ * makes a missing variable stop Fluentd; `ENV['X']` would make it an empty password or shared key.
+ */
 export function fromEnv(name: string): string {
   if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) {
     throw new Error(`"${name}" is not an environment variable name`);
   }
-  return `"#{ENV['${name}']}"`;
+  return `"#{ENV.fetch('${name}')}"`;
 }
 
 function formatValue(v: string | number | boolean): string {

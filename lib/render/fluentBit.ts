@@ -1,5 +1,3 @@
-import { AGGREGATOR_HOSTNAME } from "./fluentd";
-
 /** Paths inside the Fluent Bit container. */
 export const FLUENT_BIT_PATHS = {
   /** A host directory of its own (hostPath), so tail offsets and buffered chunks survive pod restarts. */
@@ -30,8 +28,16 @@ export interface FluentBitConfInput {
   bufferLimitBytes: number;
   excludeNamespaces: string[];
   excludeContainers: string[];
+  /** The namespace the logging stack runs in: its own agents' logs are not shipped (see ownContainers). */
+  ownNamespace: string;
   metricsPort: number;
 }
+
+/**
+ * Containers of the logging stack itself whose logs stay out: when Elasticsearch struggles they log about
+ * every retry, and shipping that through the same pipeline feeds the storm. `kubectl logs` still has them.
+ */
+export const OWN_CONTAINERS = ["fluent-bit", "fluentd"];
 
 /** The chart's `config` sections; the chart concatenates service, inputs, filters and outputs into fluent-bit.conf. */
 export interface FluentBitConfig {
@@ -54,13 +60,15 @@ export function section(name: string, entries: Entry[], comment?: string): strin
 }
 
 /** `Exclude_Path` globs for unwanted namespaces and containers: their files are never read. */
-export function excludePaths(namespaces: string[], containers: string[]): string | undefined {
+export function excludePaths(namespaces: string[], containers: string[], ownNamespace: string): string {
   // Kubernetes names the files <pod>_<namespace>_<container>-<container id>.log
+  const dir = FLUENT_BIT_PATHS.containerLogs;
   const globs = [
-    ...namespaces.map((ns) => `${FLUENT_BIT_PATHS.containerLogs}/*_${ns}_*.log`),
-    ...containers.map((c) => `${FLUENT_BIT_PATHS.containerLogs}/*_*_${c}-*.log`),
+    ...OWN_CONTAINERS.map((c) => `${dir}/*_${ownNamespace}_${c}-*.log`),
+    ...namespaces.map((ns) => `${dir}/*_${ns}_*.log`),
+    ...containers.map((c) => `${dir}/*_*_${c}-*.log`),
   ];
-  return globs.length > 0 ? globs.join(",") : undefined;
+  return globs.join(",");
 }
 
 /** The tag records carry to the aggregator. */
@@ -68,12 +76,9 @@ export function forwardTag(clusterName: string): string {
   return `efk.${clusterName}`;
 }
 
+/** Differs from the aggregator's (`efk-aggregator`): the handshake refuses a client with the server's name. */
 export function forwardSelfHostname(clusterName: string): string {
-  const name = `${clusterName}-fluent-bit`;
-  if (name === AGGREGATOR_HOSTNAME) {
-    throw new Error(`self_hostname ${name} equals the aggregator's; the forward handshake would refuse it`);
-  }
-  return name;
+  return `${clusterName}-fluent-bit`;
 }
 
 export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
@@ -83,7 +88,6 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     ["Flush", 1],
     ["Log_Level", "info"],
     ["Parsers_File", "/fluent-bit/etc/parsers.conf"],
-    ["Parsers_File", "/fluent-bit/etc/conf/custom_parsers.conf"],
     ["HTTP_Server", "On"],
     ["HTTP_Listen", "0.0.0.0"],
     ["HTTP_Port", c.metricsPort],
@@ -102,8 +106,10 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
       ["Name", "tail"],
       ["Tag", "kube.*"],
       ["Path", `${FLUENT_BIT_PATHS.containerLogs}/*.log`],
-      ["Exclude_Path", excludePaths(c.excludeNamespaces, c.excludeContainers)],
+      ["Exclude_Path", excludePaths(c.excludeNamespaces, c.excludeContainers, c.ownNamespace)],
       ["multiline.parser", "docker, cri"],
+      // Lines up to 1 MiB (stack traces); longer ones are skipped whole rather than stalling the file.
+      ["Buffer_Max_Size", "1M"],
       // Offsets on the host: a restarted pod resumes where it stopped instead of re-reading or skipping.
       ["DB", `${state}/tail.db`],
       ["DB.locking", "true"],
@@ -118,6 +124,9 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
       ["Name", "kubernetes"],
       ["Match", "kube.*"],
       ["Merge_Log", "On"],
+      // Applications' JSON goes under one key (mapped `flattened`), not onto the record's root, where two
+      // applications' fields of the same name and different types would make Elasticsearch refuse one.
+      ["Merge_Log_Key", "log_processed"],
       ["Keep_Log", "Off"],
       ["K8S-Logging.Parser", "On"],
       ["K8S-Logging.Exclude", "On"],
@@ -162,13 +171,8 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     ],
     "The aggregator: TLS with certificate and host name verified, shared key, this cluster's user.",
   );
-  const customParsers = section("PARSER", [
-    ["Name", "docker_no_time"],
-    ["Format", "json"],
-    ["Time_Keep", "Off"],
-    ["Time_Key", "time"],
-    ["Time_Format", "%Y-%m-%dT%H:%M:%S.%L"],
-  ]);
+  // The chart always writes custom_parsers.conf; the built-in docker and cri parsers are all we use.
+  const customParsers = "";
   return { service, inputs, filters, outputs, customParsers };
 }
 

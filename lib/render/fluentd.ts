@@ -4,6 +4,7 @@ import { directive, fromEnv, renderDirectives, type Directive } from "./directiv
 export const FLUENTD_PATHS = {
   tlsDir: "/fluentd/tls",
   bufferDir: "/var/log/fluent/buffer",
+  deadLetterDir: "/var/log/fluent/dead-letter",
 } as const;
 
 /** Environment variables the aggregator reads its secrets from (filled from a Kubernetes Secret). */
@@ -41,27 +42,21 @@ export interface FluentdConfInput {
     caPath: string;
     user: string;
   };
+  /** Data streams are `<prefix>-<cluster>`; their template and ILM policy are installed beforehand. */
   dataStreamPrefix: string;
-  retentionDays: number;
   bufferDir: string;
+  /** Where records Elasticsearch refuses for good (a 400 for that document) are kept, as JSON lines. */
+  deadLetterDir: string;
   /** Bytes the file buffer may hold before the input blocks (and forwarders buffer on their side). */
   bufferLimitBytes: number;
 }
 
 /**
- * The ILM policy every data stream uses: roll over daily or at 50 GB per primary shard, delete
- * `retentionDays` after rollover.
+ * The record field that carries a document's id from Fluentd's buffer to Elasticsearch. It stays in the
+ * document: the plugin's error handler rebuilds each bulk item from the stored record, and with the id
+ * removed (`remove_keys`) it can no longer match items, so it skips refused ones without a word.
  */
-export function ilmPolicy(retentionDays: number): Record<string, unknown> {
-  return {
-    policy: {
-      phases: {
-        hot: { actions: { rollover: { max_age: "1d", max_primary_shard_size: "50gb" } } },
-        delete: { min_age: `${retentionDays}d`, actions: { delete: {} } },
-      },
-    },
-  };
-}
+export const ID_FIELD = "efk_id";
 
 export function dataStreamName(prefix: string, cluster: string): string {
   return `${prefix}-${cluster}`;
@@ -96,8 +91,7 @@ function forwardSource(c: FluentdConfInput): Directive {
 }
 
 function clusterFilter(clusters: string[]): Directive {
-  // Only registered names become data streams: a typo or a hostile value cannot create new ones, and an
-  // invalid name (upper case) cannot make Elasticsearch reject, and the plugin drop, a whole chunk.
+  // Only registered names become data streams: a typo or a hostile value cannot create new ones.
   const known = clusters.join(" ");
   return directive(
     "filter",
@@ -109,6 +103,17 @@ function clusterFilter(clusters: string[]): Directive {
       }),
     ],
     "The data stream is chosen by the record's cluster field.",
+  );
+}
+
+function idFilter(): Directive {
+  return directive(
+    "filter",
+    "**",
+    { "@type": "elasticsearch_genid", hash_id_key: ID_FIELD },
+    [],
+    "A random id per record, given before it is buffered: a chunk sent again after a crash or a partial\n" +
+      "failure creates nothing twice (Elasticsearch answers 409 for ids it has).",
   );
 }
 
@@ -140,7 +145,7 @@ function elasticsearchOutput(c: FluentdConfInput): Directive {
     "match",
     "**",
     [
-      ["@type", "elasticsearch_data_stream"],
+      ["@type", "elasticsearch"],
       ["@id", "out_elasticsearch"],
       ["host", c.elasticsearch.host],
       ["port", c.elasticsearch.port],
@@ -151,22 +156,52 @@ function elasticsearchOutput(c: FluentdConfInput): Directive {
       ["ssl_max_version", "TLSv1_3"],
       ["user", c.elasticsearch.user],
       ["password", fromEnv(FLUENTD_ENV.esPassword)],
-      ["data_stream_name", dataStreamName(c.dataStreamPrefix, "${cluster}")],
-      // Exact index pattern per stream: with a wildcard, cluster "prod"'s template would also match
-      // "prod-eu"'s stream, and Elasticsearch refuses two templates of one priority on one pattern.
-      ["data_stream_template_use_index_patterns_wildcard", false],
-      ["data_stream_ilm_name", `${c.dataStreamPrefix}-retention`],
-      ["data_stream_ilm_policy", JSON.stringify(ilmPolicy(c.retentionDays))],
-      ["data_stream_ilm_policy_overwrite", true],
+      // `create` into the data stream's name: Elasticsearch makes the stream from our template on first
+      // write. The data_stream output would instead install its own templates and policies, which needs
+      // cluster-wide privileges, and it logs and drops documents Elasticsearch refuses one by one.
+      ["index_name", dataStreamName(c.dataStreamPrefix, "${cluster}")],
+      ["write_operation", "create"],
+      ["id_key", ID_FIELD],
+      ["include_timestamp", true],
+      ["suppress_type_name", true],
       // Elasticsearch may be down when Fluentd starts (or restarts with a full buffer): do not exit then.
       ["verify_es_version_at_startup", false],
       ["default_elasticsearch_version", 8],
       ["reload_connections", false],
       ["reconnect_on_error", true],
       ["request_timeout", "30s"],
+      ["log_es_400_reason", true],
     ],
     [buffer],
-    "Elasticsearch over HTTPS, CA verified, one data stream per cluster, as a least-privilege user.",
+    "Elasticsearch over HTTPS, CA verified, one data stream per cluster, as a user that may only add\n" +
+      "documents. Rejected items: 429s retry the chunk; a 400 sends that record to @ERROR.",
+  );
+}
+
+function deadLetter(c: FluentdConfInput): Directive {
+  return directive(
+    "label",
+    "@ERROR",
+    [],
+    [
+      directive(
+        "match",
+        "**",
+        { "@type": "file", "@id": "out_dead_letter", path: `${c.deadLetterDir}/records`, append: true },
+        [
+          directive("format", undefined, { "@type": "json" }),
+          directive("buffer", "time", {
+            "@type": "file",
+            path: `${c.bufferDir}/dead-letter`,
+            timekey: "1h",
+            timekey_wait: "1m",
+            flush_at_shutdown: true,
+            retry_forever: true,
+          }),
+        ],
+      ),
+    ],
+    "Records Elasticsearch refused for good (mapping conflicts and the like), kept on the volume.",
   );
 }
 
@@ -182,13 +217,13 @@ export function renderFluentdConfig(c: FluentdConfInput): Record<string, string>
     port: c.metricsPort,
     metrics_path: "/metrics",
   });
-  const pipeline = directive("label", "@EFK", [], [clusterFilter(c.clusters), elasticsearchOutput(c)]);
+  const pipeline = directive("label", "@EFK", [], [clusterFilter(c.clusters), idFilter(), elasticsearchOutput(c)]);
   return {
     "01_sources.conf": renderDirectives([metrics, forwardSource(c)]),
     // The chart's default files 02 and 03 tail host logs and relabel them; an aggregator has none.
     "02_filters.conf": "# (none: records arrive enriched by Fluent Bit)\n",
     "03_dispatch.conf": "# (none)\n",
-    "04_outputs.conf": renderDirectives([pipeline]),
+    "04_outputs.conf": renderDirectives([pipeline, deadLetter(c)]),
   };
 }
 

@@ -105,7 +105,7 @@ function write(file: string, text: string, written: string[]): void {
 
 export function writeRender(outDir: string, resources: DeclaredResource[]): string[] {
   const written: string[] = [];
-  for (const sub of ["values", "fluentd", "fluent-bit"]) {
+  for (const sub of ["values", "fluentd", "fluent-bit", "configmaps"]) {
     rmSync(path.join(outDir, sub), { recursive: true, force: true });
   }
   const releases = resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release");
@@ -136,10 +136,16 @@ export function writeRender(outDir: string, resources: DeclaredResource[]): stri
       write(path.join(outDir, "fluent-bit", "custom_parsers.conf"), conf.customParsers, written);
     }
   }
+  // ConfigMaps the program itself creates (the index-setup Job's policy, template and script).
+  for (const cm of resources.filter((r) => r.type === "kubernetes:core/v1:ConfigMap")) {
+    for (const [key, text] of Object.entries((cm.inputs.data ?? {}) as Record<string, string>)) {
+      write(path.join(outDir, "configmaps", cm.name, key), text, written);
+    }
+  }
   const list =
     resources
       .map((r) => {
-        const k8sName = (r.inputs.metadata as { name?: string } | undefined)?.name;
+        const k8sName = (r.outputs.metadata as { name?: string } | undefined)?.name;
         return `${r.type} ${r.name}${k8sName ? ` (${k8sName})` : ""}`;
       })
       .join("\n") + "\n";

@@ -1,3 +1,4 @@
+import type * as k8s from "@pulumi/kubernetes";
 import { stringify } from "yaml";
 import { ES_CLUSTER_NAME, ES_CREDENTIALS_SECRET, ES_NODE_GROUP, ES_UNAME } from "../names";
 
@@ -75,20 +76,80 @@ export function elasticsearchYml(): string {
   });
 }
 
-/** roles.yml: not secret, so it travels in the chart's ConfigMap. */
+/**
+ * roles.yml: not secret, so it travels in the chart's ConfigMap. Fluentd's role may add documents to our
+ * data streams and let Elasticsearch create a stream on its first document, nothing else: no cluster
+ * privilege, no read, no delete, no template or policy (the index-setup Job installs those as elastic).
+ */
 export function rolesYml(dataStreamPrefix: string): string {
   return stringify({
     [FLUENTD_WRITER_ROLE]: {
-      // monitor: the plugin's version check (GET /); the rest: it installs its own ILM policy and template.
-      cluster: ["monitor", "manage_ilm", "manage_index_templates"],
-      indices: [
-        {
-          names: [`${dataStreamPrefix}-*`],
-          privileges: ["create_doc", "create_index", "view_index_metadata", "auto_configure"],
-        },
-      ],
+      cluster: [],
+      indices: [{ names: [`${dataStreamPrefix}-*`], privileges: ["create_doc", "auto_configure"] }],
     },
   });
+}
+
+export const ES_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch";
+export const SETUP_DIR = "/setup";
+const SETUP_CA_DIR = "/ca";
+
+export interface IndexSetupPodInput {
+  imageTag: string;
+  /** In-cluster HTTPS URL of Elasticsearch. */
+  url: string;
+  /** ConfigMap holding the policy, the template and the script. */
+  configMapName: string;
+  /** Secret holding the CA certificate alone, as `ca.crt`. */
+  caSecretName: string;
+}
+
+/**
+ * The pod of the index-setup Job: the Elasticsearch image (for its curl), as its non-root user, with the
+ * elastic password from the credentials Secret and nothing writable but /tmp.
+ */
+export function indexSetupPodSpec(v: IndexSetupPodInput): k8s.types.input.core.v1.PodSpec {
+  return {
+    restartPolicy: "Never",
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    containers: [
+      {
+        name: "index-setup",
+        image: `${ES_IMAGE}:${v.imageTag}`,
+        command: ["sh", `${SETUP_DIR}/setup.sh`],
+        env: [
+          { name: "ES_URL", value: v.url },
+          { name: "CA_FILE", value: `${SETUP_CA_DIR}/ca.crt` },
+          { name: "SETUP_DIR", value: SETUP_DIR },
+          {
+            name: "ELASTIC_PASSWORD",
+            valueFrom: { secretKeyRef: { name: ES_SECRETS.credentials, key: "password" } },
+          },
+        ],
+        volumeMounts: [
+          { name: "setup", mountPath: SETUP_DIR, readOnly: true },
+          { name: "ca", mountPath: SETUP_CA_DIR, readOnly: true },
+          { name: "tmp", mountPath: "/tmp" },
+        ],
+        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "128Mi" } },
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+        },
+      },
+    ],
+    volumes: [
+      { name: "setup", configMap: { name: v.configMapName } },
+      { name: "ca", secret: { secretName: v.caSecretName } },
+      { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+    ],
+  };
 }
 
 /** `users_roles` of the file realm. The `users` file (password hashes) is built by the component, in a Secret. */

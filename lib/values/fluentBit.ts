@@ -10,6 +10,8 @@ export const FLUENT_BIT_METRICS_PORT = 2020;
 
 export interface FluentBitValuesInput {
   clusterName: string;
+  /** The namespace Fluent Bit is deployed to. */
+  namespace: string;
   imageTag: string;
   cpu: string;
   memory: string;
@@ -39,6 +41,7 @@ export function fluentBitConfig(v: FluentBitValuesInput): FluentBitConfig {
     bufferLimitBytes: quantityBytes(v.bufferSize),
     excludeNamespaces: v.excludeNamespaces,
     excludeContainers: v.excludeContainers,
+    ownNamespace: v.namespace,
     metricsPort: FLUENT_BIT_METRICS_PORT,
   });
 }

@@ -25,11 +25,11 @@ export interface FluentdValuesInput {
   clusters: string[];
   clientCertAuth: boolean;
   dataStreamPrefix: string;
-  retentionDays: number;
 }
 
 export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string> {
   const tls = (file: string) => `${FLUENTD_PATHS.tlsDir}/${file}`;
+  const es = new URL(elasticsearchUrl(v.namespace));
   return renderFluentdConfig({
     forwardPort: FLUENTD_FORWARD_PORT,
     metricsPort: FLUENTD_METRICS_PORT,
@@ -40,14 +40,14 @@ export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string
     },
     clusters: v.clusters,
     elasticsearch: {
-      host: new URL(elasticsearchUrl(v.namespace)).hostname,
-      port: Number(new URL(elasticsearchUrl(v.namespace)).port),
+      host: es.hostname,
+      port: Number(es.port),
       caPath: tls(CA_KEY),
       user: FLUENTD_WRITER_USER,
     },
     dataStreamPrefix: v.dataStreamPrefix,
-    retentionDays: v.retentionDays,
     bufferDir: FLUENTD_PATHS.bufferDir,
+    deadLetterDir: FLUENTD_PATHS.deadLetterDir,
     bufferLimitBytes: Math.floor(quantityBytes(v.storageSize) * BUFFER_SHARE_OF_VOLUME),
   });
 }

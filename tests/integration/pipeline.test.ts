@@ -5,6 +5,8 @@
  * be lost when Elasticsearch throttles or is down while Fluentd is killed.
  */
 import * as assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -24,6 +26,7 @@ import { sendRecords, type SenderOptions } from "./support/sender";
 
 const SERVER_NAME = "logs.efk.test";
 const ES_WRITER = "efk-fluentd";
+const ELASTIC_PASSWORD = "test-elastic-password";
 const SECRETS = {
   FLUENT_SHARED_KEY: "test-shared-key",
   ES_WRITER_PASSWORD: "test-es-writer-password",
@@ -89,6 +92,7 @@ describe("the rendered aggregator on the real Fluentd", function () {
   let es: EsStandin;
   let renderDir: string;
   let mtlsRenderDir: string;
+  let setupOutput: string;
 
   before(async () => {
     assertBundleInstalled();
@@ -96,16 +100,40 @@ describe("the rendered aggregator on the real Fluentd", function () {
     pki = makeTestPki(path.join(work, "pki"));
     strangerPki = makeTestPki(path.join(work, "stranger-pki"), "stranger-ca");
     const esCert = pki.server("es", ["localhost"], ["127.0.0.1"]);
+    // elastic may do anything; Fluentd's user only what its role grants: create documents in efk-logs-*.
     es = new EsStandin({
       cert: esCert.cert,
       key: esCert.key,
-      username: ES_WRITER,
-      password: SECRETS.ES_WRITER_PASSWORD,
+      username: "elastic",
+      password: ELASTIC_PASSWORD,
+      users: { [ES_WRITER]: { password: SECRETS.ES_WRITER_PASSWORD, createDocPrefix: "efk-logs-" } },
     });
     await es.start();
     renderDir = renderStackFile(path.join(work, "stack"), "it", STACK);
     mtlsRenderDir = renderStackFile(path.join(work, "stack-mtls"), "it", { ...STACK, clientCertAuth: true });
+    // What the index-setup Job runs, as rendered, before Fluentd starts on the cluster.
+    setupOutput = await runSetup(ELASTIC_PASSWORD);
   });
+
+  /**
+   * Runs the rendered index-setup script against the stand-in, as the Job does. Asynchronously: the
+   * stand-in answers from this very process.
+   */
+  async function runSetup(password: string): Promise<string> {
+    const dir = path.join(renderDir, "configmaps", "efk-elasticsearch-index-setup");
+    const { stdout } = await promisify(execFile)("sh", [path.join(dir, "setup.sh")], {
+      env: {
+        ...process.env,
+        ES_URL: `https://localhost:${es.listeningPort}`,
+        CA_FILE: pki.caCert,
+        SETUP_DIR: dir,
+        ELASTIC_PASSWORD: password,
+      },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    return stdout;
+  }
 
   after(async () => {
     await stopAll();
@@ -127,6 +155,7 @@ describe("the rendered aggregator on the real Fluentd", function () {
     const relocation: Relocation = {
       tlsDir,
       bufferDir: bufferDir ?? path.join(dir, "buffer"),
+      deadLetterDir: path.join(dir, "dead-letter"),
       forwardPort: await freePort(),
       metricsPort: await freePort(),
       esPort: es.listeningPort as number,
@@ -148,6 +177,31 @@ describe("the rendered aggregator on the real Fluentd", function () {
     };
   }
 
+  describe("index setup", () => {
+    it("installs the retention policy and the data-stream template as elastic, verifying the CA", () => {
+      assert.match(setupOutput, /PUT \/_ilm\/policy\/efk-logs-retention: HTTP 200/);
+      assert.match(setupOutput, /PUT \/_index_template\/efk-logs: HTTP 200/);
+      const policy = es.ilmPolicies.get("efk-logs-retention") as {
+        policy: { phases: { delete: { min_age: string } } };
+      };
+      assert.equal(policy.policy.phases.delete.min_age, "9d");
+      const template = es.indexTemplates.get("efk-logs") as {
+        index_patterns: string[];
+        data_stream: object;
+        priority: number;
+        template: { settings: Record<string, unknown> };
+      };
+      assert.deepEqual(template.index_patterns, ["efk-logs-*"]);
+      assert.deepEqual(template.data_stream, {});
+      assert.ok(template.priority > 100, "must outrank the built-in logs template");
+      assert.equal(template.template.settings["index.lifecycle.name"], "efk-logs-retention");
+    });
+
+    it("fails, and says so, when Elasticsearch refuses the password", async () => {
+      await assert.rejects(runSetup("wrong"), (e: Error & { stdout: string }) => /HTTP 401/.test(e.stdout));
+    });
+  });
+
   describe("configuration", () => {
     it("passes fluentd --dry-run as rendered, with and without client certificates", async () => {
       for (const [name, dir] of [
@@ -158,6 +212,7 @@ describe("the rendered aggregator on the real Fluentd", function () {
         const conf = relocateAggregator(dir, path.join(work, name, "etc"), {
           tlsDir,
           bufferDir: path.join(work, name, "buffer"),
+          deadLetterDir: path.join(work, name, "dead-letter"),
           forwardPort: await freePort(),
           metricsPort: await freePort(),
           esPort: es.listeningPort as number,
@@ -173,6 +228,7 @@ describe("the rendered aggregator on the real Fluentd", function () {
       const conf = relocateAggregator(renderDir, path.join(dir, "etc"), {
         tlsDir: path.join(dir, "no-such-tls"),
         bufferDir: path.join(dir, "buffer"),
+        deadLetterDir: path.join(dir, "dead-letter"),
         forwardPort: await freePort(),
         metricsPort: await freePort(),
         esPort: es.listeningPort as number,
@@ -215,18 +271,21 @@ describe("the rendered aggregator on the real Fluentd", function () {
       assert.ok(!es.streams().some((s) => s.toLowerCase().includes("not-a-cluster")));
     });
 
-    it("installs the template and the retention policy it writes with, as the least-privilege user", () => {
-      const policy = es.ilmPolicies.get("efk-logs-retention") as {
-        policy: { phases: { delete: { min_age: string } } };
-      };
-      assert.equal(policy.policy.phases.delete.min_age, "9d");
-      const template = es.indexTemplates.get("efk-logs-edge-a_template") as {
-        index_patterns: string[];
-        template: { settings: Record<string, unknown> };
-      };
-      assert.deepEqual(template.index_patterns, ["efk-logs-edge-a"]);
-      assert.equal(template.template.settings["index.lifecycle.name"], "efk-logs-retention");
-      assert.deepEqual(es.authFailures, []);
+    it("needs nothing from Elasticsearch beyond creating documents, and makes real data streams", async () => {
+      const a = await sendRecords(client(agg), records("edge-a", 2, "privilege"));
+      const b = await sendRecords(
+        client(agg, { username: "edge-b", password: SECRETS.FLUENT_PASSWORD_EDGE_B }),
+        records("edge-b", 2, "privilege"),
+      );
+      assert.deepEqual([a.acked, b.acked], [2, 2]);
+      await waitFor(() => delivered(es, "privilege").distinct === 4, 30_000, "4 records");
+      // The stand-in refuses Fluentd's user anything its role lacks, and records it.
+      assert.deepEqual(es.denied, []);
+      assert.deepEqual(
+        es.authFailures.filter((f) => f.username === ES_WRITER),
+        [],
+      );
+      assert.ok(es.dataStreams.has("efk-logs-edge-a") && es.dataStreams.has("efk-logs-edge-b"));
     });
 
     describe("refusals deliver nothing", () => {
@@ -327,6 +386,55 @@ describe("the rendered aggregator on the real Fluentd", function () {
         assert.equal(d.distinct, 200);
       } finally {
         es.failBulkWith(null);
+        await agg.fluentd.kill();
+      }
+    });
+
+    it("delivers every record, once, when Elasticsearch refuses single documents with 429", async () => {
+      const agg = await startAggregator("item-429");
+      try {
+        const conflictsBefore = es.conflicts;
+        es.failItemsWith(429, 120);
+        const sent = await sendRecords(client(agg), records("edge-a", 300, "item-throttled"));
+        assert.equal(sent.acked, 300, sent.errors.join("; "));
+        await waitFor(
+          () => delivered(es, "item-throttled").distinct === 300,
+          90_000,
+          "all 300 item-throttled records",
+        );
+        await new Promise((r) => setTimeout(r, 3000));
+        const d = delivered(es, "item-throttled");
+        console.log(
+          `      item 429s: sent 300, acknowledged ${sent.acked}, items refused 120, resent and refused as existing (409) ${es.conflicts - conflictsBefore}, delivered ${d.distinct}, duplicates ${d.duplicates}, lost ${300 - d.distinct}`,
+        );
+        assert.equal(d.duplicates, 0);
+      } finally {
+        es.failItemsWith(429, 0);
+        await agg.fluentd.kill();
+      }
+    });
+
+    it("keeps a document Elasticsearch refuses for good in the dead-letter file, and delivers the rest", async () => {
+      const agg = await startAggregator("poison");
+      try {
+        es.rejectDocuments((doc) => doc.poison === true);
+        const batch = records("edge-a", 5, "poison").map((r, i) => (i === 2 ? { ...r, poison: true } : r));
+        const sent = await sendRecords(client(agg), batch);
+        assert.equal(sent.acked, 5);
+        await waitFor(() => delivered(es, "poison").distinct === 4, 30_000, "the 4 good records");
+        // The dead-letter buffer is flushed hourly, and at shutdown.
+        assert.equal(await agg.fluentd.kill("SIGTERM"), 0);
+        const dir = agg.relocation.deadLetterDir;
+        const lines = fs
+          .readdirSync(dir)
+          .flatMap((f) => fs.readFileSync(path.join(dir, f), "utf8").trim().split("\n"))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        assert.deepEqual(
+          lines.map((l) => [l.run, l.seq, l.poison]),
+          [["poison", 2, true]],
+        );
+      } finally {
+        es.rejectDocuments(null);
         await agg.fluentd.kill();
       }
     });

@@ -20,6 +20,7 @@ const INPUT: FluentBitConfInput = {
   bufferLimitBytes: 2147483648,
   excludeNamespaces: ["kube-system"],
   excludeContainers: ["istio-proxy"],
+  ownNamespace: "logging",
   metricsPort: 2020,
 };
 
@@ -94,13 +95,21 @@ describe("Fluent Bit configuration renderer", () => {
     assert.equal(setting(withCert, "OUTPUT", "tls.key_file"), "/c.key");
   });
 
-  it("never reads the files of excluded namespaces and containers", () => {
+  it("never reads the files of excluded namespaces and containers, nor the logging stack's own agents", () => {
     assert.equal(
-      excludePaths(["kube-system"], ["istio-proxy"]),
-      "/var/log/containers/*_kube-system_*.log,/var/log/containers/*_*_istio-proxy-*.log",
+      setting(conf, "INPUT", "Exclude_Path"),
+      "/var/log/containers/*_logging_fluent-bit-*.log,/var/log/containers/*_logging_fluentd-*.log," +
+        "/var/log/containers/*_kube-system_*.log,/var/log/containers/*_*_istio-proxy-*.log",
     );
-    assert.equal(setting(conf, "INPUT", "Exclude_Path"), excludePaths(["kube-system"], ["istio-proxy"]));
-    assert.equal(excludePaths([], []), undefined);
+    assert.equal(
+      excludePaths([], [], "obs"),
+      "/var/log/containers/*_obs_fluent-bit-*.log,/var/log/containers/*_obs_fluentd-*.log",
+    );
+  });
+
+  it("nests applications' JSON under one key and reads lines up to 1 MiB", () => {
+    assert.equal(setting(conf, "FILTER", "Merge_Log_Key"), "log_processed");
+    assert.equal(setting(conf, "INPUT", "Buffer_Max_Size"), "1M");
   });
 });
 

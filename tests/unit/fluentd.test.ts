@@ -85,11 +85,11 @@ describe("Fluentd aggregator release", () => {
     );
     assert.match(text, /@type forward[\s\S]*port 24224[\s\S]*<transport tls>/);
     assert.match(text, /cert_path \/fluentd\/tls\/tls\.crt/);
-    assert.match(text, /shared_key "#\{ENV\['FLUENT_SHARED_KEY'\]\}"/);
+    assert.match(text, /shared_key "#\{ENV\.fetch\('FLUENT_SHARED_KEY'\)\}"/);
     assert.match(text, /user_auth true/);
     for (const cluster of ["hub", "prod-eu", "prod-us"]) {
       const env = `FLUENT_PASSWORD_${cluster.toUpperCase().replace("-", "_")}`;
-      assert.match(text, new RegExp(`username ${cluster}\\n\\s+password "#\\{ENV\\['${env}'\\]\\}"`));
+      assert.match(text, new RegExp(`username ${cluster}\\n\\s+password "#\\{ENV\\.fetch\\('${env}'\\)\\}"`));
     }
     assert.doesNotMatch(text, /client_cert_auth/);
   });
@@ -99,7 +99,7 @@ describe("Fluentd aggregator release", () => {
     const envSecret = byType(SECRET).find(
       (s) => (s.inputs.metadata as { name: string }).name === v.envFrom[0].secretRef.name,
     ) as Recorded;
-    const read = [...conf().matchAll(/ENV\['([A-Z0-9_]+)'\]/g)].map((m) => m[1]);
+    const read = [...conf().matchAll(/ENV\.fetch\('([A-Z0-9_]+)'\)/g)].map((m) => m[1]);
     assert.ok(read.length >= 5);
     for (const name of read) {
       assert.ok(name in (envSecret.inputs.stringData as object), `${name} is read but not provided`);
@@ -128,7 +128,7 @@ describe("Fluentd aggregator release", () => {
 
   it("writes to Elasticsearch over verified HTTPS as the least-privilege user, never as elastic", () => {
     const text = conf();
-    assert.match(text, /@type elasticsearch_data_stream/);
+    assert.match(text, /@type elasticsearch\n/);
     assert.match(
       text,
       /host elasticsearch-master\.obs\.svc\n\s+port 9200\n\s+scheme https\n\s+ssl_verify true/,
@@ -141,20 +141,33 @@ describe("Fluentd aggregator release", () => {
     );
   });
 
-  it("writes one data stream per cluster, outside logs-*-*, deleting after the configured retention", () => {
+  it("creates documents in one data stream per cluster, outside logs-*-*", () => {
     const text = conf();
-    assert.match(text, /data_stream_name efk-logs-\$\{cluster\}\n/);
-    assert.match(text, /data_stream_template_use_index_patterns_wildcard false/);
-    const policy = /data_stream_ilm_policy '(.*)'\n/.exec(text);
-    assert.ok(policy);
-    assert.deepEqual(JSON.parse(policy[1]), {
-      policy: {
-        phases: {
-          hot: { actions: { rollover: { max_age: "1d", max_primary_shard_size: "50gb" } } },
-          delete: { min_age: "14d", actions: { delete: {} } },
-        },
-      },
-    });
+    assert.match(text, /index_name efk-logs-\$\{cluster\}\n/);
+    // Data streams accept only op_type create.
+    assert.match(text, /write_operation create\n/);
+    assert.match(text, /include_timestamp true\n/);
+    assert.doesNotMatch(text, /elasticsearch_data_stream|template_name|ilm/);
+  });
+
+  it("gives each record an id before it is buffered, so a resent chunk creates nothing twice", () => {
+    const text = conf();
+    const filter = text.indexOf("@type elasticsearch_genid");
+    assert.ok(
+      filter > 0 && filter < text.indexOf("@type elasticsearch\n"),
+      "id filter missing or after the output",
+    );
+    assert.match(text, /hash_id_key efk_id\n/);
+    assert.match(text, /  id_key efk_id\n/);
+    // Removing the id from the record blinds the plugin's error handler to refused items.
+    assert.doesNotMatch(text, /remove_keys/);
+  });
+
+  it("keeps records Elasticsearch refuses for good in a dead-letter file on the buffer volume", () => {
+    assert.match(
+      conf(),
+      /<label @ERROR>\n[\s\S]*@type file\n[\s\S]*path \/var\/log\/fluent\/dead-letter\/records\n/,
+    );
   });
 
   it("blocks instead of dropping, retries forever and flushes at shutdown", () => {
@@ -163,6 +176,10 @@ describe("Fluentd aggregator release", () => {
     assert.match(text, /retry_forever true/);
     assert.match(text, /flush_at_shutdown true/);
     assert.match(text, /chunk_limit_size 8MB/);
+  });
+
+  it("reads every secret with ENV.fetch, so a missing one stops Fluentd instead of becoming empty", () => {
+    assert.doesNotMatch(conf(), /ENV\[/);
   });
 
   it("routes only registered cluster names to data streams", () => {
@@ -262,8 +279,8 @@ describe("Fluentd configuration renderer", () => {
     clusters: ["a"],
     elasticsearch: { host: "es", port: 9200, caPath: "/t/ca.crt", user: "w" },
     dataStreamPrefix: "efk-logs",
-    retentionDays: 7,
     bufferDir: "/b",
+    deadLetterDir: "/d",
     bufferLimitBytes: 1000,
   };
 

@@ -1,8 +1,8 @@
 import "../mocks";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { byType, containsSecret, recorded, secretValues, valueOf } from "../mocks";
-import { CENTRAL_CONFIG, runProgram } from "../harness";
+import { byType, containsSecret, isWrappedSecret, recorded, secretValues, valueOf } from "../mocks";
+import { CENTRAL_CONFIG, runProgram, type StackRefs } from "../harness";
 
 /** Resource types allowed to hold secret values: Kubernetes Secrets and the providers that make them. */
 const SECRET_HOLDERS = new Set([
@@ -14,6 +14,41 @@ const SECRET_HOLDERS = new Set([
   "tls:index/selfSignedCert:SelfSignedCert",
 ]);
 
+const SECRET = "kubernetes:core/v1:Secret";
+const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+/**
+ * Paths of the strings in `inputs` for which `holdsSecret` holds, e.g. `stringData.password`; values
+ * marked secret are not searched.
+ */
+function secretPaths(inputs: unknown, holdsSecret: (s: string) => boolean, path = ""): string[] {
+  if (isWrappedSecret(inputs)) {
+    return [];
+  }
+  if (typeof inputs === "string") {
+    return holdsSecret(inputs) ? [path] : [];
+  }
+  if (typeof inputs === "object" && inputs !== null) {
+    return Object.entries(inputs).flatMap(([k, v]) => secretPaths(v, holdsSecret, path ? `${path}.${k}` : k));
+  }
+  return [];
+}
+
+/**
+ * Checks every Secret the program declared, key by key: each string holding a secret must sit inside a
+ * value marked secret (the key's own value or a map around it), wherever in the Secret it is. Returns
+ * `<Secret>: <path>` for each secret-bearing string, and the ones left unmarked.
+ */
+function secretFields(holdsSecret: (s: string) => boolean): { found: string[]; unmarked: string[] } {
+  const found: string[] = [];
+  const unmarked: string[] = [];
+  for (const s of byType(SECRET)) {
+    found.push(...secretPaths(s.inputs, holdsSecret).map((p) => `${s.name}: ${p}`));
+    unmarked.push(...secretPaths(s.rawInputs, holdsSecret).map((p) => `${s.name}: ${p}`));
+  }
+  return { found, unmarked };
+}
+
 function leaks(value: unknown): string[] {
   const text = JSON.stringify(value);
   return [...secretValues].filter((s) => text.includes(s) || text.includes(JSON.stringify(s).slice(1, -1)));
@@ -22,7 +57,14 @@ function leaks(value: unknown): string[] {
 describe("secrets on the central stack", () => {
   let outputs: Record<string, pulumi.Output<unknown>>;
   before(async () => {
-    outputs = await runProgram({ ...CENTRAL_CONFIG, kibanaHosts: '["kibana.example.com"]' });
+    // With an edge and client certificates: every kind of Secret the central stack can create.
+    outputs = await runProgram({
+      ...CENTRAL_CONFIG,
+      kibanaHosts: '["kibana.example.com"]',
+      edgeClusters: '["prod-eu"]',
+      fluentdExternalHosts: '["logs.example.com"]',
+      clientCertAuth: "true",
+    });
   });
 
   it("exports the elastic password as a Pulumi secret", async () => {
@@ -58,11 +100,58 @@ describe("secrets on the central stack", () => {
     }
   });
 
-  it("marks the private keys it stores in Secrets as secret", () => {
-    for (const name of ["efk-elasticsearch-tls", "efk-kibana-tls", "efk-elasticsearch-credentials"]) {
-      const s = recorded.find((r) => r.name === name);
-      assert.ok(s, name);
-      assert.equal(containsSecret(s.rawInputs.stringData), true, `${name} data is not marked secret`);
-    }
+  it("marks every password and private key it stores in a Secret as secret, key by key", () => {
+    const { found, unmarked } = secretFields(
+      (v) => PRIVATE_KEY.test(v) || [...secretValues].some((s) => v.includes(s)),
+    );
+    assert.ok(found.length >= 10, `only ${found.length} secret fields found: ${found.join(", ")}`);
+    assert.deepEqual(unmarked, [], "secret values the engine would store in plain text");
+  });
+});
+
+describe("secrets on an edge stack", () => {
+  const central = "acme/efk/central";
+  // Everything an edge reads from the central stack's secret outputs, but its (public) username.
+  const fromSecretOutputs = [
+    "central-shared-key-value",
+    "prod-eu-password-value",
+    "-----BEGIN EC PRIVATE KEY-----\nprod-eu-client-key\n-----END EC PRIVATE KEY-----\n",
+  ];
+  const refs: StackRefs = {
+    [central]: {
+      outputs: {
+        forwardEndpoint: { host: "logs.example.com", port: 24224, serverName: "logs.example.com" },
+        caCertPem: "-----BEGIN CERTIFICATE-----\ncentral-ca\n-----END CERTIFICATE-----\n",
+        forwardSharedKey: fromSecretOutputs[0],
+        edgeCredentials: {
+          "prod-eu": {
+            username: "prod-eu",
+            password: fromSecretOutputs[1],
+            clientCertPem: "-----BEGIN CERTIFICATE-----\nprod-eu-client\n-----END CERTIFICATE-----\n",
+            clientKeyPem: fromSecretOutputs[2],
+          },
+        },
+      },
+      secretOutputNames: ["forwardSharedKey", "edgeCredentials"],
+    },
+  };
+
+  before(async () => {
+    await runProgram(
+      { role: "edge", clusterName: "prod-eu", centralStack: central, namespace: "logs" },
+      refs,
+    );
+  });
+
+  it("marks the shared key, its password and its client key as secret in its Secrets, key by key", () => {
+    const { found, unmarked } = secretFields(
+      (v) => PRIVATE_KEY.test(v) || fromSecretOutputs.some((s) => v.includes(s)),
+    );
+    assert.deepEqual(found.sort(), [
+      "efk-fluent-bit-credentials: stringData.FLUENT_PASSWORD",
+      "efk-fluent-bit-credentials: stringData.FLUENT_SHARED_KEY",
+      "efk-fluent-bit-tls: stringData.tls.key",
+    ]);
+    assert.deepEqual(unmarked, [], "secret values the engine would store in plain text");
   });
 });

@@ -1,6 +1,7 @@
 /**
  * An Elasticsearch 8 stand-in for integration tests: a small HTTPS server on 127.0.0.1 that answers what
- * fluent-plugin-elasticsearch 5.4.x (`@type elasticsearch_data_stream`, elasticsearch-ruby 8.x client) asks:
+ * fluent-plugin-elasticsearch 5.4.x (`@type elasticsearch` and `elasticsearch_data_stream`,
+ * elasticsearch-ruby 8.x client) and the index-setup script ask:
  *
  * - `GET /` (version 8.x), `GET /_nodes/http` (sniffing, if `reload_connections` is left on)
  * - `GET|PUT /_ilm/policy/<n>`, `GET|PUT /_index_template/<n>`, `GET|PUT /_data_stream/<n>` (404 until PUT)
@@ -8,7 +9,12 @@
  *
  * Every response carries `X-Elastic-Product: Elasticsearch` and `Content-Type: application/json`: the 8.x
  * client refuses a server without the header, and only JSON-parses bodies with a JSON content type.
- * Every request must carry HTTP basic auth with the configured user; otherwise 401 (recorded).
+ * Every request must carry HTTP basic auth with a configured user; otherwise 401 (recorded). A user with
+ * `createDocPrefix` holds only create_doc and auto_configure on `<prefix>*`: any other request is 403, and
+ * so is any bulk item that is not a `create` into such a name (recorded in `denied`).
+ * As in Elasticsearch: a bulk `create` into a name that a data-stream template matches creates the data
+ * stream; documents in a data stream need `@timestamp` (400 otherwise); a `create` with an `_id` the
+ * target holds already is a 409.
  * State (policies, templates, data streams, documents) survives `stop()`/`start()`, like a real cluster's
  * data; only the connections go.
  */
@@ -24,8 +30,11 @@ export interface StandinOptions {
   cert: string;
   /** PEM private key (path) */
   key: string;
+  /** A superuser. */
   username: string;
   password: string;
+  /** More users; one with `createDocPrefix` may only create documents in names with that prefix. */
+  users?: Record<string, { password: string; createDocPrefix?: string }>;
 }
 
 export interface RecordedRequest {
@@ -74,7 +83,15 @@ export class EsStandin {
   /** data streams created with `PUT /_data_stream/<n>`: name -> backing index name and uuid */
   readonly dataStreams = new Map<string, { backingIndex: string; uuid: string }>();
 
+  /** requests and bulk items refused for lack of privilege: the user and what was refused */
+  readonly denied: { username: string; what: string }[] = [];
+  /** bulk items refused with 409 because their `_id` was there already (a resent chunk) */
+  conflicts = 0;
+
   private readonly docsByName = new Map<string, Record<string, unknown>[]>();
+  private readonly idsByName = new Map<string, Set<string>>();
+  private itemFailure: { status: number; remaining: number } | null = null;
+  private rejectDoc: ((doc: Record<string, unknown>) => boolean) | null = null;
   private readonly sockets = new Set<Socket>();
   private readonly tlsOptions: https.ServerOptions;
   private server: https.Server | undefined;
@@ -154,6 +171,16 @@ export class EsStandin {
   }
 
   /** Count of `_bulk` requests received, including failed and unauthorized ones. */
+  /** Answer the next `count` bulk items (in requests that otherwise succeed) with `status`, e.g. 429. */
+  failItemsWith(status: number, count: number): void {
+    this.itemFailure = { status, remaining: count };
+  }
+
+  /** Refuse documents for which `predicate` holds with a 400 mapping error, for good. */
+  rejectDocuments(predicate: ((doc: Record<string, unknown>) => boolean) | null): void {
+    this.rejectDoc = predicate;
+  }
+
   bulkRequests(): number {
     return this.bulkCount;
   }
@@ -190,7 +217,7 @@ export class EsStandin {
     });
   }
 
-  private checkAuth(path: string, authorization: string | undefined): Reply | undefined {
+  private checkAuth(path: string, authorization: string | undefined): Reply | string {
     let username = "";
     let password: string | undefined;
     const m = /^Basic\s+(\S+)$/i.exec(authorization ?? "");
@@ -200,7 +227,9 @@ export class EsStandin {
       username = colon < 0 ? decoded : decoded.slice(0, colon);
       password = colon < 0 ? undefined : decoded.slice(colon + 1);
     }
-    if (username === this.opts.username && password === this.opts.password) return undefined;
+    if (username === this.opts.username && password === this.opts.password) return username;
+    const user = this.opts.users?.[username];
+    if (user && password === user.password) return username;
     this.authFailures.push({ path, username });
     const reason = m
       ? `unable to authenticate user [${username}] for REST request [${path}]`
@@ -214,8 +243,17 @@ export class EsStandin {
     const isBulk = parts[parts.length - 1] === "_bulk" && parts.length <= 2;
     if (isBulk) this.bulkCount++;
 
-    const denied = this.checkAuth(path, authorization);
-    if (denied) return denied;
+    const who = this.checkAuth(path, authorization);
+    if (typeof who !== "string") return who;
+    const prefix = this.opts.users?.[who]?.createDocPrefix;
+    if (prefix !== undefined && !isBulk) {
+      this.denied.push({ username: who, what: `${method} ${path}` });
+      return esError(
+        403,
+        "security_exception",
+        `action [${method} ${path}] is unauthorized for user [${who}]`,
+      );
+    }
 
     const read = method === "GET" || method === "HEAD";
     const json = (): Record<string, unknown> =>
@@ -223,7 +261,7 @@ export class EsStandin {
 
     if (parts.length === 0 && read) return { status: 200, body: this.rootInfo() };
     if (isBulk && (method === "POST" || method === "PUT")) {
-      return this.bulk(parts.length === 2 ? parts[0] : undefined, body);
+      return this.bulk(parts.length === 2 ? parts[0] : undefined, body, who, prefix);
     }
     if (parts[0] === "_nodes" && parts[1] === "http" && parts.length === 2 && read) {
       return { status: 200, body: this.nodesHttp() };
@@ -322,7 +360,23 @@ export class EsStandin {
     };
   }
 
-  private bulk(pathTarget: string | undefined, body: Buffer): Reply {
+  private dataStreamTemplateFor(name: string): boolean {
+    return [...this.indexTemplates.values()].some((t) => {
+      const tpl = t as { index_patterns?: string[]; data_stream?: unknown };
+      return (
+        tpl.data_stream !== undefined &&
+        (tpl.index_patterns ?? []).some((p) =>
+          new RegExp(`^${p.split("*").map(escapeRegExp).join(".*")}$`).test(name),
+        )
+      );
+    });
+  }
+
+  private itemError(op: string, target: string, id: string, status: number, type: string, reason: string) {
+    return { [op]: { _index: target, _id: id, status, error: { type, reason } } };
+  }
+
+  private bulk(pathTarget: string | undefined, body: Buffer, who: string, prefix: string | undefined): Reply {
     if (this.bulkFailure !== null) {
       const status = this.bulkFailure;
       const type = STATUS_ERROR_TYPES[status] ?? "exception";
@@ -352,7 +406,87 @@ export class EsStandin {
         });
         continue;
       }
+      if (prefix !== undefined && (op !== "create" || !target.startsWith(prefix))) {
+        errors = true;
+        this.denied.push({ username: who, what: `${op} ${target}` });
+        items.push(
+          this.itemError(
+            op,
+            target,
+            id,
+            403,
+            "security_exception",
+            `action [indices:data/write/bulk[s]] is unauthorized for user [${who}] on indices [${target}]`,
+          ),
+        );
+        continue;
+      }
+      if (this.itemFailure && this.itemFailure.remaining > 0) {
+        this.itemFailure.remaining--;
+        errors = true;
+        const status = this.itemFailure.status;
+        items.push(
+          this.itemError(
+            op,
+            target,
+            id,
+            status,
+            STATUS_ERROR_TYPES[status] ?? "exception",
+            `stand-in: item answered with ${status}`,
+          ),
+        );
+        continue;
+      }
+      if (op === "create" && !this.dataStreams.has(target) && this.dataStreamTemplateFor(target)) {
+        this.createDataStream(target);
+      }
       const ds = this.dataStreams.get(target);
+      if (ds && doc !== null && typeof doc === "object" && !("@timestamp" in doc)) {
+        errors = true;
+        items.push(
+          this.itemError(
+            op,
+            target,
+            id,
+            400,
+            "illegal_argument_exception",
+            "data stream timestamp field [@timestamp] is missing",
+          ),
+        );
+        continue;
+      }
+      if (
+        this.rejectDoc &&
+        doc !== null &&
+        typeof doc === "object" &&
+        this.rejectDoc(doc as Record<string, unknown>)
+      ) {
+        errors = true;
+        items.push(
+          this.itemError(op, target, id, 400, "mapper_parsing_exception", "stand-in: failed to parse field"),
+        );
+        continue;
+      }
+      const ids = this.idsByName.get(target) ?? new Set<string>();
+      if (op === "create" && meta._id !== undefined && ids.has(meta._id)) {
+        errors = true;
+        this.conflicts++;
+        items.push(
+          this.itemError(
+            op,
+            target,
+            id,
+            409,
+            "version_conflict_engine_exception",
+            `[${id}]: version conflict, document already exists`,
+          ),
+        );
+        continue;
+      }
+      if (meta._id !== undefined) {
+        ids.add(meta._id);
+        this.idsByName.set(target, ids);
+      }
       if (ds && op !== "create") {
         errors = true;
         items.push({

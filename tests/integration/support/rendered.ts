@@ -38,6 +38,7 @@ export interface Relocation {
   /** Holds tls.crt, tls.key and ca.crt, as the chart mounts the fluentd-tls Secret at /fluentd/tls. */
   tlsDir: string;
   bufferDir: string;
+  deadLetterDir: string;
   forwardPort: number;
   metricsPort: number;
   esPort: number;
@@ -67,6 +68,7 @@ export function relocateAggregator(renderDir: string, dir: string, r: Relocation
     ["01_sources.conf", "port 24231\n", `port ${r.metricsPort}\n`],
     ["04_outputs.conf", "/fluentd/tls/", `${r.tlsDir}/`],
     ["04_outputs.conf", "/var/log/fluent/buffer/", `${r.bufferDir}/`],
+    ["04_outputs.conf", "/var/log/fluent/dead-letter/", `${r.deadLetterDir}/`],
     ["04_outputs.conf", "host elasticsearch-master.logging.svc\n", "host localhost\n"],
     ["04_outputs.conf", "port 9200\n", `port ${r.esPort}\n`],
   ];

@@ -1,0 +1,110 @@
+import "../mocks";
+import * as assert from "node:assert/strict";
+import { dependsOnTransitively, find, recorded, type Recorded } from "../mocks";
+import { CENTRAL_CONFIG, runProgram, type StackRefs } from "../harness";
+
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+const SECRET = "kubernetes:core/v1:Secret";
+
+/**
+ * The engine creates a resource only once everything it depends on exists, and a Helm release exists only
+ * once its workloads are ready: so "waits for" here is "starts after". Read from the dependencies the
+ * program sends the engine, not from the order it happens to declare things in.
+ */
+function assertWaitsFor(release: string, first: Recorded[]): void {
+  const r = find(RELEASE, release);
+  for (const f of first) {
+    assert.ok(dependsOnTransitively(r, f), `${release} does not wait for ${f.type} ${f.name}`);
+  }
+}
+
+const secret = (name: string) => find(SECRET, name);
+
+describe("central stack: what each release waits for", () => {
+  before(async () => {
+    await runProgram({
+      ...CENTRAL_CONFIG,
+      edgeClusters: '["prod-eu"]',
+      fluentdExternalHosts: '["logs.example.com"]',
+    });
+    // A resource without a URN would make every check below vacuous.
+    assert.deepEqual(
+      recorded.filter((r) => !r.urn).map((r) => r.name),
+      [],
+    );
+  });
+
+  it("starts Elasticsearch after the Secrets it mounts: credentials, certificates and file realm", () => {
+    assertWaitsFor("efk-elasticsearch-release", [
+      secret("efk-elasticsearch-credentials"),
+      secret("efk-elasticsearch-tls"),
+      secret("efk-elasticsearch-file-realm"),
+    ]);
+  });
+
+  it("starts Kibana after Elasticsearch is ready (its token hook calls it) and after the CA Secret", () => {
+    assertWaitsFor("efk-kibana-release", [find(RELEASE, "efk-elasticsearch-release"), secret("efk-ca")]);
+  });
+
+  it("starts Kibana after its own certificate and encryption-key Secrets", () => {
+    assertWaitsFor("efk-kibana-release", [secret("efk-kibana-tls"), secret("efk-kibana-encryption-keys")]);
+  });
+
+  it("starts Fluentd after Elasticsearch (its writer user lives there) and after its own Secrets", () => {
+    assertWaitsFor("efk-fluentd-release", [
+      find(RELEASE, "efk-elasticsearch-release"),
+      // The template must exist before the first document, or Elasticsearch makes a plain index.
+      find("kubernetes:batch/v1:Job", "efk-elasticsearch-index-setup"),
+      secret("efk-fluentd-credentials"),
+      secret("efk-fluentd-tls"),
+    ]);
+  });
+
+  it("starts the central Fluent Bit after the Fluentd aggregator and after its own Secrets", () => {
+    assertWaitsFor("efk-fluent-bit-release", [
+      find(RELEASE, "efk-fluentd-release"),
+      secret("efk-fluent-bit-credentials"),
+      secret("efk-fluent-bit-tls"),
+    ]);
+  });
+
+  it("starts Elasticsearch first: it waits for no other release", () => {
+    const es = find(RELEASE, "efk-elasticsearch-release");
+    for (const other of ["efk-kibana-release", "efk-fluentd-release", "efk-fluent-bit-release"]) {
+      assert.equal(
+        dependsOnTransitively(es, find(RELEASE, other)),
+        false,
+        `Elasticsearch waits for ${other}`,
+      );
+    }
+  });
+});
+
+describe("edge stack: what its release waits for", () => {
+  const central = "acme/efk/central";
+  const refs: StackRefs = {
+    [central]: {
+      outputs: {
+        forwardEndpoint: { host: "logs.example.com", port: 24224, serverName: "logs.example.com" },
+        caCertPem: "-----BEGIN CERTIFICATE-----\ncentral-ca\n-----END CERTIFICATE-----\n",
+        forwardSharedKey: "central-shared-key-value",
+        edgeCredentials: { "prod-eu": { username: "prod-eu", password: "prod-eu-password-value" } },
+      },
+      secretOutputNames: ["forwardSharedKey", "edgeCredentials"],
+    },
+  };
+
+  before(async () => {
+    await runProgram(
+      { role: "edge", clusterName: "prod-eu", centralStack: central, namespace: "logs" },
+      refs,
+    );
+  });
+
+  it("starts Fluent Bit after the Secrets holding its credentials and the central CA", () => {
+    assertWaitsFor("efk-fluent-bit-release", [
+      secret("efk-fluent-bit-credentials"),
+      secret("efk-fluent-bit-tls"),
+    ]);
+  });
+});
