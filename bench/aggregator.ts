@@ -20,12 +20,7 @@ import {
   stopAll,
   waitFor,
 } from "../tests/integration/support/fluentd";
-import {
-  aggregatorTlsDir,
-  relocateAggregator,
-  renderStackFile,
-  replaceAll,
-} from "../tests/integration/support/rendered";
+import { aggregatorTlsDir, relocateAggregator, renderStackFile } from "../tests/integration/support/rendered";
 import { sendRecords } from "../tests/integration/support/sender";
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
@@ -77,12 +72,12 @@ function commonRecipe(confDir: string): void {
     .replace(/\n\s*<security>[\s\S]*?<\/security>/, "");
   fs.writeFileSync(sources, text);
   const outputs = path.join(confDir, "config.d", "04_outputs.conf");
-  let out = fs.readFileSync(outputs, "utf8");
-  out = replaceAll(out, "@type file\n", "@type memory\n", outputs).replace(
-    /\n\s*path \S+\/elasticsearch\n/,
-    "\n",
-  );
-  fs.writeFileSync(outputs, out);
+  const out = fs.readFileSync(outputs, "utf8");
+  const memory = out.replace(/(<buffer tag, cluster>\n\s+)@type file\n\s+path \S+\n/, "$1@type memory\n");
+  if (memory === out) {
+    throw new Error(`${outputs}: no file buffer for Elasticsearch to replace`);
+  }
+  fs.writeFileSync(outputs, memory);
 }
 
 interface Result {
