@@ -5,6 +5,39 @@ import type { StackOutputs } from "../program";
 /** Mocked stacks that StackReference can read: outputs and which of them are secret. */
 export type StackRefs = Record<string, { outputs: Record<string, unknown>; secretOutputNames: string[] }>;
 
+/** The central stack the edge fixtures read, and its public and secret outputs. */
+export const CENTRAL_STACK = "acme/efk/central";
+export const CENTRAL_CA = "-----BEGIN CERTIFICATE-----\ncentral-ca\n-----END CERTIFICATE-----\n";
+export const CENTRAL_SHARED_KEY = "central-shared-key-value";
+export const EDGE_PASSWORD = "prod-eu-password-value";
+
+/** An edge stack "prod-eu" in namespace "logs", reading CENTRAL_STACK. */
+export const EDGE_CONFIG: Record<string, string> = {
+  role: "edge",
+  clusterName: "prod-eu",
+  centralStack: CENTRAL_STACK,
+  namespace: "logs",
+};
+
+/** A mocked central stack that exports `credentials` as its edgeCredentials; `extra` adds or overrides outputs. */
+export function centralRef(
+  credentials: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): StackRefs {
+  return {
+    [CENTRAL_STACK]: {
+      outputs: {
+        forwardEndpoint: { host: "logs.example.com", port: 24224, serverName: "logs.example.com" },
+        caCertPem: CENTRAL_CA,
+        forwardSharedKey: CENTRAL_SHARED_KEY,
+        edgeCredentials: credentials,
+        ...extra,
+      },
+      secretOutputNames: ["forwardSharedKey", "edgeCredentials"],
+    },
+  };
+}
+
 /** The minimal valid central configuration; tests override single keys. */
 export const CENTRAL_CONFIG: Record<string, string> = {
   role: "central",

@@ -2,28 +2,17 @@ import "../mocks";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { byType, containsSecret, find, recorded, valueOf } from "../mocks";
-import { runProgram, runProgramExpectingError, type StackRefs } from "../harness";
-
-const CENTRAL = "acme/efk/central";
-const EDGE_CONFIG = { role: "edge", clusterName: "prod-eu", centralStack: CENTRAL, namespace: "logs" };
-const SHARED_KEY = "central-shared-key-value";
-const PASSWORD = "prod-eu-password-value";
-const CA = "-----BEGIN CERTIFICATE-----\ncentral-ca\n-----END CERTIFICATE-----\n";
-
-function centralRef(credentials: Record<string, unknown>, extra: Record<string, unknown> = {}): StackRefs {
-  return {
-    [CENTRAL]: {
-      outputs: {
-        forwardEndpoint: { host: "logs.example.com", port: 24224, serverName: "logs.example.com" },
-        caCertPem: CA,
-        forwardSharedKey: SHARED_KEY,
-        edgeCredentials: credentials,
-        ...extra,
-      },
-      secretOutputNames: ["forwardSharedKey", "edgeCredentials"],
-    },
-  };
-}
+import {
+  CENTRAL_CA as CA,
+  CENTRAL_SHARED_KEY as SHARED_KEY,
+  CENTRAL_STACK as CENTRAL,
+  EDGE_CONFIG,
+  EDGE_PASSWORD as PASSWORD,
+  centralRef,
+  runProgram,
+  runProgramExpectingError,
+  type StackRefs,
+} from "../harness";
 
 const REGISTERED = centralRef({ "prod-eu": { username: "prod-eu", password: PASSWORD } });
 

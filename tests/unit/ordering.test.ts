@@ -1,7 +1,7 @@
 import "../mocks";
 import * as assert from "node:assert/strict";
 import { dependsOnTransitively, find, recorded, type Recorded } from "../mocks";
-import { CENTRAL_CONFIG, runProgram, type StackRefs } from "../harness";
+import { CENTRAL_CONFIG, EDGE_CONFIG, EDGE_PASSWORD, centralRef, runProgram } from "../harness";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const SECRET = "kubernetes:core/v1:Secret";
@@ -81,23 +81,10 @@ describe("central stack: what each release waits for", () => {
 });
 
 describe("edge stack: what its release waits for", () => {
-  const central = "acme/efk/central";
-  const refs: StackRefs = {
-    [central]: {
-      outputs: {
-        forwardEndpoint: { host: "logs.example.com", port: 24224, serverName: "logs.example.com" },
-        caCertPem: "-----BEGIN CERTIFICATE-----\ncentral-ca\n-----END CERTIFICATE-----\n",
-        forwardSharedKey: "central-shared-key-value",
-        edgeCredentials: { "prod-eu": { username: "prod-eu", password: "prod-eu-password-value" } },
-      },
-      secretOutputNames: ["forwardSharedKey", "edgeCredentials"],
-    },
-  };
-
   before(async () => {
     await runProgram(
-      { role: "edge", clusterName: "prod-eu", centralStack: central, namespace: "logs" },
-      refs,
+      EDGE_CONFIG,
+      centralRef({ "prod-eu": { username: "prod-eu", password: EDGE_PASSWORD } }),
     );
   });
 

@@ -2,7 +2,14 @@ import "../mocks";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { byType, containsSecret, isWrappedSecret, recorded, secretValues, valueOf } from "../mocks";
-import { CENTRAL_CONFIG, runProgram, type StackRefs } from "../harness";
+import {
+  CENTRAL_CONFIG,
+  CENTRAL_SHARED_KEY,
+  EDGE_CONFIG,
+  EDGE_PASSWORD,
+  centralRef,
+  runProgram,
+} from "../harness";
 
 /** Resource types allowed to hold secret values: Kubernetes Secrets and the providers that make them. */
 const SECRET_HOLDERS = new Set([
@@ -110,36 +117,21 @@ describe("secrets on the central stack", () => {
 });
 
 describe("secrets on an edge stack", () => {
-  const central = "acme/efk/central";
+  const clientKey = "-----BEGIN EC PRIVATE KEY-----\nprod-eu-client-key\n-----END EC PRIVATE KEY-----\n";
   // Everything an edge reads from the central stack's secret outputs, but its (public) username.
-  const fromSecretOutputs = [
-    "central-shared-key-value",
-    "prod-eu-password-value",
-    "-----BEGIN EC PRIVATE KEY-----\nprod-eu-client-key\n-----END EC PRIVATE KEY-----\n",
-  ];
-  const refs: StackRefs = {
-    [central]: {
-      outputs: {
-        forwardEndpoint: { host: "logs.example.com", port: 24224, serverName: "logs.example.com" },
-        caCertPem: "-----BEGIN CERTIFICATE-----\ncentral-ca\n-----END CERTIFICATE-----\n",
-        forwardSharedKey: fromSecretOutputs[0],
-        edgeCredentials: {
-          "prod-eu": {
-            username: "prod-eu",
-            password: fromSecretOutputs[1],
-            clientCertPem: "-----BEGIN CERTIFICATE-----\nprod-eu-client\n-----END CERTIFICATE-----\n",
-            clientKeyPem: fromSecretOutputs[2],
-          },
-        },
-      },
-      secretOutputNames: ["forwardSharedKey", "edgeCredentials"],
-    },
-  };
+  const fromSecretOutputs = [CENTRAL_SHARED_KEY, EDGE_PASSWORD, clientKey];
 
   before(async () => {
     await runProgram(
-      { role: "edge", clusterName: "prod-eu", centralStack: central, namespace: "logs" },
-      refs,
+      EDGE_CONFIG,
+      centralRef({
+        "prod-eu": {
+          username: "prod-eu",
+          password: EDGE_PASSWORD,
+          clientCertPem: "-----BEGIN CERTIFICATE-----\nprod-eu-client\n-----END CERTIFICATE-----\n",
+          clientKeyPem: clientKey,
+        },
+      }),
     );
   });
 
