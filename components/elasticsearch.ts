@@ -20,7 +20,9 @@ export interface ElasticsearchArgs extends ElasticsearchValuesInput {
   namespace: pulumi.Input<string>;
   /** Namespace name as plain text, for the URL clients use. */
   namespaceName: string;
+  /** Chart, version and repository. */
   chart: ChartSource;
+  /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
   /** CA certificate clients verify the HTTP layer with. */
   caCertPem: pulumi.Input<string>;
@@ -48,11 +50,8 @@ export class Elasticsearch extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   /** Password of the `elastic` superuser (secret). */
   public readonly elasticPassword: pulumi.Output<string>;
-  /** User Fluentd writes as, and its password (secret). */
-  public readonly writerUsername: pulumi.Output<string>;
+  /** Password of the user Fluentd writes as (secret). */
   public readonly writerPassword: pulumi.Output<string>;
-  /** Name of the Secret holding `username`/`password` of `elastic` (Kibana's token hook reads it). */
-  public readonly credentialsSecretName: pulumi.Output<string>;
   public readonly release: k8s.helm.v3.Release;
   /** Completes once the ILM policy and the index template exist: write only after it. */
   public readonly indexSetup: k8s.batch.v1.Job;
@@ -155,16 +154,14 @@ export class Elasticsearch extends pulumi.ComponentResource {
 
     this.url = pulumi.output(elasticsearchUrl(args.namespaceName));
     this.elasticPassword = pulumi.secret(elastic.result);
-    this.writerUsername = pulumi.output(FLUENTD_WRITER_USER);
     this.writerPassword = pulumi.secret(writer.result);
-    this.credentialsSecretName = credentials.metadata.name;
 
     this.registerOutputs({
       url: this.url,
       elasticPassword: this.elasticPassword,
-      writerUsername: this.writerUsername,
       writerPassword: this.writerPassword,
-      credentialsSecretName: this.credentialsSecretName,
+      release: this.release,
+      indexSetup: this.indexSetup,
     });
   }
 }

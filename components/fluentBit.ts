@@ -8,7 +8,9 @@ import { ChartSource, helmRelease } from "./helm";
 export interface FluentBitArgs extends Omit<FluentBitValuesInput, "clientCert"> {
   /** The Namespace resource's name (must exist). */
   namespaceRef: pulumi.Input<string>;
+  /** Chart, version and repository. */
   chart: ChartSource;
+  /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
   /** The CA that signed the aggregator's certificate. */
   caCertPem: pulumi.Input<string>;
@@ -64,6 +66,6 @@ export class FluentBit extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [...(args.after ?? []), envSecret, tlsSecret] },
     );
-    this.registerOutputs({});
+    this.registerOutputs({ release: this.release });
   }
 }

@@ -12,7 +12,9 @@ export type ExternalServiceType = "LoadBalancer" | "NodePort" | "None";
 export interface FluentdArgs extends FluentdValuesInput {
   /** The Namespace resource's name (must exist). */
   namespaceRef: pulumi.Input<string>;
+  /** Chart, version and repository. */
   chart: ChartSource;
+  /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
   /** Fluentd's server certificate (its SANs include the external names edges dial). */
   cert: IssuedCert;
@@ -39,8 +41,6 @@ export class Fluentd extends pulumi.ComponentResource {
   public readonly sharedKey: pulumi.Output<string>;
   /** One password per registered cluster, keyed by cluster name (secret). */
   public readonly clusterPasswords: Record<string, pulumi.Output<string>>;
-  /** The in-cluster Service name forwarders on this cluster dial. */
-  public readonly serviceName: pulumi.Output<string>;
   public readonly release: k8s.helm.v3.Release;
 
   constructor(name: string, args: FluentdArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -134,11 +134,10 @@ export class Fluentd extends pulumi.ComponentResource {
     }
 
     this.sharedKey = pulumi.secret(sharedKey.result);
-    this.serviceName = pulumi.output(FLUENTD_FULLNAME);
     this.registerOutputs({
       sharedKey: this.sharedKey,
       clusterPasswords: this.clusterPasswords,
-      serviceName: this.serviceName,
+      release: this.release,
     });
   }
 }

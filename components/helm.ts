@@ -12,12 +12,14 @@ export interface ChartSource {
 }
 
 export interface ReleaseArgs {
+  /** Chart, version and repository. */
   source: ChartSource;
   /** Helm release name: explicit, because chart object names (and so certificate SANs) derive from it. */
   releaseName: string;
   namespace: pulumi.Input<string>;
   /** Values built by a pure function; they must hold no secret, so `pulumi preview` diffs stay readable. */
   values: Record<string, unknown>;
+  /** How long Helm may wait for the release's objects to be ready. */
   timeoutSeconds: number;
 }
 

@@ -9,7 +9,9 @@ import { IssuedCert } from "./pki";
 export interface KibanaArgs extends KibanaValuesInput {
   /** The Namespace resource's name (must exist). */
   namespaceRef: pulumi.Input<string>;
+  /** Chart, version and repository. */
   chart: ChartSource;
+  /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
   /** Kibana's server certificate. */
   cert: IssuedCert;
@@ -64,6 +66,6 @@ export class Kibana extends pulumi.ComponentResource {
       { parent: this, dependsOn: [...args.after, tlsSecret, encryptionKeys] },
     );
     this.url = pulumi.output(kibanaUrl(args.namespace));
-    this.registerOutputs({ url: this.url });
+    this.registerOutputs({ url: this.url, release: this.release });
   }
 }

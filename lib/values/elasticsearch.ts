@@ -40,14 +40,21 @@ export const ES_ROLES = [
 ];
 
 export interface ElasticsearchValuesInput {
+  /** Master-eligible data nodes; odd. */
   replicas: number;
+  /** Elasticsearch image tag. */
   imageTag: string;
+  /** `hard`: one node per Kubernetes node; `soft`: preferred only. */
   antiAffinity: "hard" | "soft";
   /** Whether the chart's privileged init container sets vm.max_map_count. */
   sysctlInitContainer: boolean;
+  /** StorageClass of the data volumes; empty for the cluster default. */
   storageClass: string;
+  /** Size of each node's data volume (a Kubernetes quantity). */
   storageSize: string;
+  /** CPU request per node. */
   cpu: string;
+  /** Memory request and limit per node; the JVM sizes its heap from it. */
   memory: string;
   /** Index/data-stream name prefix the Fluentd writer role may write to, e.g. "efk-logs". */
   dataStreamPrefix: string;

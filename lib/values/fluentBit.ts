@@ -9,14 +9,21 @@ export const FLUENT_BIT_SECRETS = {
 export const FLUENT_BIT_METRICS_PORT = 2020;
 
 export interface FluentBitValuesInput {
+  /** This cluster's name: the `cluster` field and the forward username. */
   clusterName: string;
   /** The namespace Fluent Bit is deployed to. */
   namespace: string;
+  /** Fluent Bit image tag. */
   imageTag: string;
+  /** CPU request per pod. */
   cpu: string;
+  /** Memory request and limit per pod. */
   memory: string;
+  /** Disk the output may fill while the aggregator is unreachable (a Kubernetes quantity). */
   bufferSize: string;
+  /** Namespaces whose container logs are never read. */
   excludeNamespaces: string[];
+  /** Container names whose logs are never read. */
   excludeContainers: string[];
   /** The aggregator's address as this cluster reaches it. */
   host: string;

@@ -15,15 +15,25 @@ export const FLUENTD_METRICS_PORT = 24231;
 export const BUFFER_SHARE_OF_VOLUME = 0.8;
 
 export interface FluentdValuesInput {
+  /** Namespace of the aggregator and of Elasticsearch. */
   namespace: string;
+  /** StatefulSet replicas, each with its own buffer volume. */
   replicas: number;
+  /** Tag of the fluentd-kubernetes-daemonset image (an elasticsearch8 variant). */
   imageTag: string;
+  /** CPU request per pod. */
   cpu: string;
+  /** Memory request and limit per pod. */
   memory: string;
+  /** StorageClass of the buffer volumes; empty for the cluster default. */
   storageClass: string;
+  /** Size of each pod's buffer volume; the file buffer may fill 80% of it. */
   storageSize: string;
+  /** Clusters allowed to forward (the central one and every edge). */
   clusters: string[];
+  /** Require a client certificate signed by our CA from every forwarder. */
   clientCertAuth: boolean;
+  /** Data streams are `<prefix>-<cluster>`. */
   dataStreamPrefix: string;
 }
 

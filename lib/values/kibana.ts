@@ -11,9 +11,13 @@ export const KIBANA_SECRETS = {
 export const KIBANA_SERVER_CERTS_DIR = "/usr/share/kibana/config/server-certs";
 
 export interface KibanaValuesInput {
+  /** Namespace of Kibana and Elasticsearch. */
   namespace: string;
+  /** Kibana image tag. */
   imageTag: string;
+  /** CPU request. */
   cpu: string;
+  /** Memory request and limit; Node's heap is three quarters of it. */
   memory: string;
   /** External names; the first becomes Kibana's public base URL. */
   hosts: string[];
