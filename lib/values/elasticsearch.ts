@@ -26,18 +26,11 @@ export const ES_TLS_KEYS = {
 export const FLUENTD_WRITER_ROLE = "efk_fluentd_writer";
 export const FLUENTD_WRITER_USER = "efk-fluentd";
 
-export const ES_ROLES = [
-  "master",
-  "data",
-  "data_content",
-  "data_hot",
-  "data_warm",
-  "data_cold",
-  "ingest",
-  "ml",
-  "remote_cluster_client",
-  "transform",
-];
+/**
+ * The chart's roles minus ml, transform and remote_cluster_client, which a logging cluster does not use
+ * and which reserve memory (machine learning especially).
+ */
+export const ES_ROLES = ["master", "data", "data_content", "data_hot", "data_warm", "data_cold", "ingest"];
 
 export interface ElasticsearchValuesInput {
   /** Master-eligible data nodes; odd. */

@@ -64,6 +64,7 @@ describe("central stack: Elasticsearch release", () => {
     assert.equal(v.replicas, 5);
     assert.ok(Array.isArray(v.roles));
     assert.ok(v.roles.includes("master") && v.roles.includes("data") && v.roles.includes("ingest"));
+    assert.equal(v.roles.includes("ml"), false, "machine learning reserves memory a logging cluster needs");
   });
 
   it("turns on security and TLS on HTTP and transport with our certificates, not the chart's", () => {
