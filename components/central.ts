@@ -13,6 +13,7 @@ import { FluentBit } from "./fluentBit";
 import { Fluentd } from "./fluentd";
 import { Kibana } from "./kibana";
 import { Pki } from "./pki";
+import { kubernetesSecret } from "./secrets";
 
 /** Data streams are named `<prefix>-<cluster>`; outside the built-in `logs-*-*` template on purpose. */
 export const DATA_STREAM_PREFIX = "efk-logs";
@@ -68,15 +69,7 @@ export class Central extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const caSecret = new k8s.core.v1.Secret(
-      `${name}-ca`,
-      {
-        metadata: { name: CA_SECRET, namespace: ns },
-        type: "Opaque",
-        stringData: { [CA_KEY]: pki.caCertPem },
-      },
-      { parent: this },
-    );
+    const caSecret = kubernetesSecret(`${name}-ca`, CA_SECRET, ns, { [CA_KEY]: pki.caCertPem }, this);
 
     const elasticsearch = new Elasticsearch(
       `${name}-elasticsearch`,

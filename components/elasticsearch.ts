@@ -1,6 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { RELEASES, elasticsearchUrl } from "../lib/names";
 import { setupFiles } from "../lib/render/esSetup";
 import {
@@ -13,6 +12,7 @@ import {
   type ElasticsearchValuesInput,
 } from "../lib/values/elasticsearch";
 import { ChartSource, helmRelease } from "./helm";
+import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
 
 export interface ElasticsearchArgs extends ElasticsearchValuesInput {
@@ -33,11 +33,6 @@ export interface ElasticsearchArgs extends ElasticsearchValuesInput {
   caSecret: k8s.core.v1.Secret;
   /** Days logs are kept before ILM deletes them. */
   retentionDays: number;
-}
-
-/** Passwords: long, and alphanumeric, because the chart's readiness probe passes them through a shell to curl. */
-export function generatedPassword(name: string, parent: pulumi.Resource): random.RandomPassword {
-  return new random.RandomPassword(name, { length: 32, special: false }, { parent });
 }
 
 /**
@@ -68,43 +63,37 @@ export class Elasticsearch extends pulumi.ComponentResource {
     const elastic = generatedPassword(`${name}-elastic-password`, this);
     const writer = generatedPassword(`${name}-writer-password`, this);
 
-    const credentials = new k8s.core.v1.Secret(
+    const credentials = kubernetesSecret(
       `${name}-credentials`,
-      {
-        metadata: { name: ES_SECRETS.credentials, namespace: args.namespace },
-        type: "Opaque",
-        stringData: { username: "elastic", password: elastic.result },
-      },
-      { parent: this },
+      ES_SECRETS.credentials,
+      args.namespace,
+      { username: "elastic", password: elastic.result },
+      this,
     );
-    const tlsSecret = new k8s.core.v1.Secret(
+    const tlsSecret = kubernetesSecret(
       `${name}-tls`,
+      ES_SECRETS.tls,
+      args.namespace,
       {
-        metadata: { name: ES_SECRETS.tls, namespace: args.namespace },
-        type: "Opaque",
-        stringData: {
-          [ES_TLS_KEYS.httpCert]: args.http.certPem,
-          [ES_TLS_KEYS.httpKey]: args.http.privateKeyPem,
-          [ES_TLS_KEYS.ca]: args.caCertPem,
-          [ES_TLS_KEYS.transportCert]: args.transport.certPem,
-          [ES_TLS_KEYS.transportKey]: args.transport.privateKeyPem,
-          [ES_TLS_KEYS.transportCa]: args.transportCaCertPem,
-        },
+        [ES_TLS_KEYS.httpCert]: args.http.certPem,
+        [ES_TLS_KEYS.httpKey]: args.http.privateKeyPem,
+        [ES_TLS_KEYS.ca]: args.caCertPem,
+        [ES_TLS_KEYS.transportCert]: args.transport.certPem,
+        [ES_TLS_KEYS.transportKey]: args.transport.privateKeyPem,
+        [ES_TLS_KEYS.transportCa]: args.transportCaCertPem,
       },
-      { parent: this },
+      this,
     );
-    const fileRealm = new k8s.core.v1.Secret(
+    const fileRealm = kubernetesSecret(
       `${name}-file-realm`,
+      ES_SECRETS.fileRealm,
+      args.namespace,
       {
-        metadata: { name: ES_SECRETS.fileRealm, namespace: args.namespace },
-        type: "Opaque",
-        stringData: {
-          // Elasticsearch reads bcrypt hashes ($2a$) from the file realm; the password itself never lands here.
-          users: pulumi.interpolate`${FLUENTD_WRITER_USER}:${writer.bcryptHash}\n`,
-          users_roles: usersRolesFile(),
-        },
+        // Elasticsearch reads bcrypt hashes ($2a$) from the file realm; the password itself never lands here.
+        users: pulumi.interpolate`${FLUENTD_WRITER_USER}:${writer.bcryptHash}\n`,
+        users_roles: usersRolesFile(),
       },
-      { parent: this },
+      this,
     );
 
     this.release = helmRelease(

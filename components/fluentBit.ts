@@ -4,6 +4,7 @@ import { CA_KEY, RELEASES } from "../lib/names";
 import { FLUENT_BIT_ENV } from "../lib/render/fluentBit";
 import { FLUENT_BIT_SECRETS, fluentBitValues, type FluentBitValuesInput } from "../lib/values/fluentBit";
 import { ChartSource, helmRelease } from "./helm";
+import { kubernetesSecret } from "./secrets";
 
 export interface FluentBitArgs extends Omit<FluentBitValuesInput, "clientCert"> {
   /** The Namespace resource's name (must exist). */
@@ -31,28 +32,24 @@ export class FluentBit extends pulumi.ComponentResource {
   constructor(name: string, args: FluentBitArgs, opts?: pulumi.ComponentResourceOptions) {
     super("efk:logging:FluentBit", name, {}, opts);
 
-    const envSecret = new k8s.core.v1.Secret(
+    const envSecret = kubernetesSecret(
       `${name}-credentials`,
-      {
-        metadata: { name: FLUENT_BIT_SECRETS.env, namespace: args.namespaceRef },
-        type: "Opaque",
-        stringData: { [FLUENT_BIT_ENV.sharedKey]: args.sharedKey, [FLUENT_BIT_ENV.password]: args.password },
-      },
-      { parent: this },
+      FLUENT_BIT_SECRETS.env,
+      args.namespaceRef,
+      { [FLUENT_BIT_ENV.sharedKey]: args.sharedKey, [FLUENT_BIT_ENV.password]: args.password },
+      this,
     );
     const tlsData: Record<string, pulumi.Input<string>> = { [CA_KEY]: args.caCertPem };
     if (args.clientCert) {
       tlsData["tls.crt"] = args.clientCert.certPem;
       tlsData["tls.key"] = args.clientCert.privateKeyPem;
     }
-    const tlsSecret = new k8s.core.v1.Secret(
+    const tlsSecret = kubernetesSecret(
       `${name}-tls`,
-      {
-        metadata: { name: FLUENT_BIT_SECRETS.tls, namespace: args.namespaceRef },
-        type: "Opaque",
-        stringData: tlsData,
-      },
-      { parent: this },
+      FLUENT_BIT_SECRETS.tls,
+      args.namespaceRef,
+      tlsData,
+      this,
     );
 
     this.release = helmRelease(

@@ -3,8 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { CA_KEY, FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, RELEASES } from "../lib/names";
 import { FLUENTD_ENV, clusterPasswordEnv } from "../lib/render/fluentd";
 import { FLUENTD_SECRETS, fluentdValues, type FluentdValuesInput } from "../lib/values/fluentd";
-import { generatedPassword } from "./elasticsearch";
 import { ChartSource, helmRelease } from "./helm";
+import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
 
 export type ExternalServiceType = "LoadBalancer" | "NodePort" | "None";
@@ -65,27 +65,23 @@ export class Fluentd extends pulumi.ComponentResource {
       env[clusterPasswordEnv(cluster)] = password.result;
     }
 
-    const envSecret = new k8s.core.v1.Secret(
+    const envSecret = kubernetesSecret(
       `${name}-credentials`,
-      {
-        metadata: { name: FLUENTD_SECRETS.env, namespace: args.namespaceRef },
-        type: "Opaque",
-        stringData: env,
-      },
-      { parent: this },
+      FLUENTD_SECRETS.env,
+      args.namespaceRef,
+      env,
+      this,
     );
-    const tlsSecret = new k8s.core.v1.Secret(
+    const tlsSecret = kubernetesSecret(
       `${name}-tls`,
+      FLUENTD_SECRETS.tls,
+      args.namespaceRef,
       {
-        metadata: { name: FLUENTD_SECRETS.tls, namespace: args.namespaceRef },
-        type: "Opaque",
-        stringData: {
-          "tls.crt": args.cert.certPem,
-          "tls.key": args.cert.privateKeyPem,
-          [CA_KEY]: args.caCertPem,
-        },
+        "tls.crt": args.cert.certPem,
+        "tls.key": args.cert.privateKeyPem,
+        [CA_KEY]: args.caCertPem,
       },
-      { parent: this },
+      this,
     );
 
     this.release = helmRelease(

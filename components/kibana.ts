@@ -2,8 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RELEASES, kibanaUrl } from "../lib/names";
 import { KIBANA_KEY_ENVS, KIBANA_SECRETS, kibanaValues, type KibanaValuesInput } from "../lib/values/kibana";
-import { generatedPassword } from "./elasticsearch";
 import { ChartSource, helmRelease } from "./helm";
+import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
 
 export interface KibanaArgs extends KibanaValuesInput {
@@ -31,27 +31,24 @@ export class Kibana extends pulumi.ComponentResource {
   constructor(name: string, args: KibanaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("efk:logging:Kibana", name, {}, opts);
 
-    const tlsSecret = new k8s.core.v1.Secret(
+    const tlsSecret = kubernetesSecret(
       `${name}-tls`,
-      {
-        metadata: { name: KIBANA_SECRETS.tls, namespace: args.namespaceRef },
-        type: "kubernetes.io/tls",
-        stringData: { "tls.crt": args.cert.certPem, "tls.key": args.cert.privateKeyPem },
-      },
-      { parent: this },
+      KIBANA_SECRETS.tls,
+      args.namespaceRef,
+      { "tls.crt": args.cert.certPem, "tls.key": args.cert.privateKeyPem },
+      this,
+      "kubernetes.io/tls",
     );
     const keys: Record<string, pulumi.Output<string>> = {};
     for (const env of KIBANA_KEY_ENVS) {
       keys[env] = generatedPassword(`${name}-${env.toLowerCase().replace(/_/g, "-")}`, this).result;
     }
-    const encryptionKeys = new k8s.core.v1.Secret(
+    const encryptionKeys = kubernetesSecret(
       `${name}-encryption-keys`,
-      {
-        metadata: { name: KIBANA_SECRETS.encryptionKeys, namespace: args.namespaceRef },
-        type: "Opaque",
-        stringData: keys,
-      },
-      { parent: this },
+      KIBANA_SECRETS.encryptionKeys,
+      args.namespaceRef,
+      keys,
+      this,
     );
 
     this.release = helmRelease(
