@@ -71,11 +71,6 @@ export function find(type: string, name: string) {
   return r;
 }
 
-/** True when `a` names `b` among the resources it waits for (explicitly or through an input). */
-export function dependsOn(a: DeclaredResource, b: DeclaredResource): boolean {
-  return b.urn !== "" && a.dependencies.includes(b.urn);
-}
-
 /** True when `a` waits for `b`, directly or through resources it waits for: the engine creates `b` first. */
 export function dependsOnTransitively(a: DeclaredResource, b: DeclaredResource): boolean {
   const byUrn = new Map(recorded.map((r) => [r.urn, r]));

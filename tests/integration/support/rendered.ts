@@ -45,7 +45,7 @@ export interface Relocation {
 }
 
 /** Replaces every `from`; throws when there is none, so a renderer change cannot go unnoticed. */
-export function replaceAll(text: string, from: string, to: string, file: string): string {
+function replaceAll(text: string, from: string, to: string, file: string): string {
   if (!text.includes(from)) {
     throw new Error(`${file}: expected "${from.trim()}" in the rendered configuration`);
   }
