@@ -21,7 +21,7 @@ import {
   waitFor,
 } from "../tests/integration/support/fluentd";
 import { aggregatorTlsDir, relocateAggregator, renderStackFile } from "../tests/integration/support/rendered";
-import { sendRecords } from "../tests/integration/support/sender";
+import { sendRecords, tailRecord } from "../tests/integration/support/sender";
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
 const SERVER_NAME = "logs.efk.bench";
@@ -48,11 +48,14 @@ function peakRssMiB(pid: number): number {
 /** A record shaped like what Fluent Bit sends: a log line plus Kubernetes metadata. */
 function record(i: number, run: string): Record<string, unknown> {
   return {
+    ...tailRecord(
+      `/var/log/containers/web-7d9f8c6b5-${(i % 50).toString(36)}_shop_web-${run}.log`,
+      i * 160,
+      `2026-11-28T12:00:00.000Z INFO request ${i} served path=/api/v1/items/${i % 977} status=200 duration_ms=${i % 211}`,
+    ),
     cluster: "edge-a",
     run,
     seq: i,
-    log: `2026-11-28T12:00:00.000Z INFO request ${i} served path=/api/v1/items/${i % 977} status=200 duration_ms=${i % 211}`,
-    stream: "stdout",
     kubernetes: {
       pod_name: `web-7d9f8c6b5-${(i % 50).toString(36)}`,
       namespace_name: "shop",

@@ -163,6 +163,7 @@ export class Central extends pulumi.ComponentResource {
         cpu: args.fluentBitCpu,
         memory: args.fluentBitMemory,
         bufferSize: args.fluentBitBufferSize,
+        backfillHours: args.fluentBitBackfillHours,
         excludeNamespaces: args.fluentBitExcludeNamespaces,
         excludeContainers: args.fluentBitExcludeContainers,
         host: local.host,

@@ -44,6 +44,7 @@ export class Edge extends pulumi.ComponentResource {
         cpu: c.fluentBitCpu,
         memory: c.fluentBitMemory,
         bufferSize: c.fluentBitBufferSize,
+        backfillHours: c.fluentBitBackfillHours,
         excludeNamespaces: c.fluentBitExcludeNamespaces,
         excludeContainers: c.fluentBitExcludeContainers,
         host: args.endpoint.host,

@@ -372,9 +372,27 @@ export const CONFIG_KEYS = {
   },
   fluentBitBufferSize: {
     type: "string",
-    description: "Disk each node's Fluent Bit may use to buffer records while Fluentd is unreachable.",
+    description:
+      "Disk each node's Fluent Bit may use to buffer records while Fluentd is unreachable; when it is full the oldest records are dropped, logged and counted (`fluentbit_output_dropped_records_total`).",
     default: "2Gi",
-    schema: positiveQuantity.refine((v) => quantityValue(v) >= 2 ** 20, "at least 1Mi"),
+    // Fluent Bit makes room by dropping whole chunks (up to 2 MB each) that are not being sent: with room
+    // for only a few, it cannot, and discards new lines without counting them.
+    schema: positiveQuantity.refine(
+      (v) => quantityValue(v) >= 16 * 2 ** 20,
+      "at least 16Mi (room for several of Fluent Bit's chunks of up to 2 MB)",
+    ),
+    roles: BOTH,
+  },
+  fluentBitBackfillHours: {
+    type: "integer",
+    description:
+      "A new node agent reads each container's log file from its start, except files not written to for this many hours (0: no limit). Also skips, after an agent outage longer than this, what went into files quiet since.",
+    default: 24,
+    schema: z
+      .number()
+      .int("a whole number of hours")
+      .min(0, "0 (no limit) or more hours")
+      .max(8760, "at most 8760 hours (a year)"),
     roles: BOTH,
   },
   fluentBitExcludeNamespaces: {
@@ -443,6 +461,7 @@ export interface StackConfig {
   fluentBitCpu: string;
   fluentBitMemory: string;
   fluentBitBufferSize: string;
+  fluentBitBackfillHours: number;
   fluentBitExcludeNamespaces: string[];
   fluentBitExcludeContainers: string[];
 }

@@ -1,3 +1,5 @@
+import { RECORD_FIELDS } from "../records";
+
 /**
  * What the index-setup Job installs in Elasticsearch before Fluentd writes: the ILM policy and the one
  * index template of our data streams. Installing them as `elastic`, once, is what lets Fluentd's user hold
@@ -52,10 +54,12 @@ export function indexTemplate(prefix: string, replicas: number): Record<string, 
       mappings: {
         properties: {
           "@timestamp": { type: "date" },
-          cluster: { type: "keyword" },
-          efk_id: { type: "keyword" },
-          log: { type: "text" },
-          log_processed: { type: "flattened" },
+          [RECORD_FIELDS.cluster]: { type: "keyword" },
+          [RECORD_FIELDS.id]: { type: "keyword" },
+          [RECORD_FIELDS.log]: { type: "text" },
+          [RECORD_FIELDS.logProcessed]: { type: "flattened" },
+          [RECORD_FIELDS.file]: { type: "keyword" },
+          [RECORD_FIELDS.offset]: { type: "long" },
           kubernetes: {
             properties: {
               labels: { type: "flattened" },

@@ -1,10 +1,33 @@
+import { RECORD_FIELDS } from "../records";
+
 /** Paths inside the Fluent Bit container. */
 export const FLUENT_BIT_PATHS = {
   /** A host directory of its own (hostPath), so tail offsets and buffered chunks survive pod restarts. */
   stateDir: "/var/lib/fluent-bit",
   tlsDir: "/fluent-bit/tls",
   containerLogs: "/var/log/containers",
+  /** The image's parsers file (named by `K8S-Logging.Parser` annotations). */
+  parsersFile: "/fluent-bit/etc/parsers.conf",
+  /** The pod's service account, as Kubernetes mounts it: the kubernetes filter's token and CA. */
+  serviceAccountDir: "/var/run/secrets/kubernetes.io/serviceaccount",
 } as const;
+
+/** The API server as a pod reaches it (the kubernetes filter's default, written out so it is reviewable). */
+export const KUBERNETES_API_URL = "https://kubernetes.default.svc:443";
+
+/**
+ * The longest the agent waits between two tries of a chunk (`scheduler.cap`, seconds). Fluent Bit's default
+ * (2000 s) means that after a long outage of the aggregator, shipping resumes up to 33 minutes after it is
+ * back; with 30 s, within half a minute, at the cost of one connection attempt per waiting chunk per try.
+ */
+export const RETRY_CAP_SECONDS = 30;
+
+/**
+ * How long a rotated file is still read after its rotation (`Rotate_Wait`, seconds). The input is never
+ * paused (filesystem buffering), so the rest of a rotated file is read in milliseconds; the margin covers
+ * a node under heavy load.
+ */
+export const ROTATE_WAIT_SECONDS = 30;
 
 /** Environment variables Fluent Bit reads its secrets from (filled from a Kubernetes Secret). */
 export const FLUENT_BIT_ENV = {
@@ -24,8 +47,13 @@ export interface FluentBitConfInput {
     /** Client certificate and key files, when the aggregator requires them. */
     clientCert?: { certFile: string; keyFile: string };
   };
-  /** Disk the output may fill while the aggregator is unreachable. */
+  /** Disk the output may fill while the aggregator is unreachable; past it the oldest chunks are dropped. */
   bufferLimitBytes: number;
+  /**
+   * Files not written to for this many hours are not read (`Ignore_Older`); 0 reads every file. Bounds the
+   * history a new node agent ships, since it reads every other file from its start.
+   */
+  backfillHours: number;
   excludeNamespaces: string[];
   excludeContainers: string[];
   /** The namespace the logging stack runs in: its own agents' logs are not shipped (see ownContainers). */
@@ -87,7 +115,7 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     ["Daemon", "Off"],
     ["Flush", 1],
     ["Log_Level", "info"],
-    ["Parsers_File", "/fluent-bit/etc/parsers.conf"],
+    ["Parsers_File", FLUENT_BIT_PATHS.parsersFile],
     ["HTTP_Server", "On"],
     ["HTTP_Listen", "0.0.0.0"],
     ["HTTP_Port", c.metricsPort],
@@ -95,10 +123,14 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     // Chunks are written to the node's disk before they are sent: a restart or an unreachable
     // aggregator loses nothing that was read.
     ["storage.path", `${state}/storage/`],
+    // Chunks are written through a shared memory map: a killed process loses nothing written so far, only a
+    // node crash can lose what the kernel has not written back yet ("full" would sync every write).
     ["storage.sync", "normal"],
+    // With checksums on, a chunk the process was killed while writing fails its check and is skipped.
     ["storage.checksum", "Off"],
     ["storage.backlog.mem_limit", "16M"],
     ["storage.max_chunks_up", 128],
+    ["scheduler.cap", RETRY_CAP_SECONDS],
   ]);
   const inputs = section(
     "INPUT",
@@ -113,8 +145,19 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
       // Offsets on the host: a restarted pod resumes where it stopped instead of re-reading or skipping.
       ["DB", `${state}/tail.db`],
       ["DB.locking", "true"],
+      // A file its DB does not know is read from its start, also when found at startup (by default only
+      // later discoveries are): files created or rotated in while the agent was down (a new pod, a log
+      // rotation, a rollout of this DaemonSet) are otherwise skipped up to where they stood at its start.
+      ["Read_from_Head", "On"],
+      ["Ignore_Older", c.backfillHours > 0 ? `${c.backfillHours}h` : undefined],
+      ["Rotate_Wait", ROTATE_WAIT_SECONDS],
+      // Where each line was read: with the line itself, what its document id is derived from.
+      ["Path_Key", RECORD_FIELDS.file],
+      ["Offset_Key", RECORD_FIELDS.offset],
       ["Skip_Long_Lines", "On"],
       ["Refresh_Interval", 10],
+      // Never paused: memory limits do not apply to filesystem buffering, so a full output buffer drops its
+      // oldest chunks (counted) rather than stopping the reading of files that may rotate away meanwhile.
       ["storage.type", "filesystem"],
     ],
     "Every container's log on this node.",
@@ -123,10 +166,15 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     section("FILTER", [
       ["Name", "kubernetes"],
       ["Match", "kube.*"],
+      ["Kube_URL", KUBERNETES_API_URL],
+      ["Kube_CA_File", `${FLUENT_BIT_PATHS.serviceAccountDir}/ca.crt`],
+      ["Kube_Token_File", `${FLUENT_BIT_PATHS.serviceAccountDir}/token`],
+      // The tail input's tag is `kube.` plus the file's path with dots for slashes.
+      ["Kube_Tag_Prefix", `kube${FLUENT_BIT_PATHS.containerLogs.replace(/\//g, ".")}.`],
       ["Merge_Log", "On"],
       // Applications' JSON goes under one key (mapped `flattened`), not onto the record's root, where two
       // applications' fields of the same name and different types would make Elasticsearch refuse one.
-      ["Merge_Log_Key", "log_processed"],
+      ["Merge_Log_Key", RECORD_FIELDS.logProcessed],
       ["Keep_Log", "Off"],
       ["K8S-Logging.Parser", "On"],
       ["K8S-Logging.Exclude", "On"],
@@ -136,7 +184,7 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     section("FILTER", [
       ["Name", "record_modifier"],
       ["Match", "*"],
-      ["Record", `cluster ${c.clusterName}`],
+      ["Record", `${RECORD_FIELDS.cluster} ${c.clusterName}`],
     ]),
   ].join("\n");
   const outputs = section(
@@ -167,6 +215,9 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
       ["tls.key_file", c.forward.clientCert?.keyFile],
       // The default (1 retry) drops data; keep retrying, bounded by the disk limit below.
       ["Retry_Limit", "no_limits"],
+      // Full: the oldest chunks are dropped to make room, each with a warning in the log and counted in
+      // fluentbit_output_dropped_records_total. Fluent Bit has no setting that pauses reading on a full
+      // disk instead; the input's pause settings bound memory, and a paused tail lets rotated files go.
       ["storage.total_limit_size", c.bufferLimitBytes],
     ],
     "The aggregator: TLS with certificate and host name verified, shared key, this cluster's user.",

@@ -1,3 +1,4 @@
+import { ID_SEED_FIELDS, RECORD_FIELDS } from "../records";
 import { directive, fromEnv, renderDirectives, type Directive } from "./directive";
 
 /** Where the aggregator's files are, inside its container (the chart mounts the buffer volume at /var/log/fluent). */
@@ -56,7 +57,13 @@ export interface FluentdConfInput {
  * document: the plugin's error handler rebuilds each bulk item from the stored record, and with the id
  * removed (`remove_keys`) it can no longer match items, so it skips refused ones without a word.
  */
-export const ID_FIELD = "efk_id";
+export const ID_FIELD = RECORD_FIELDS.id;
+
+/**
+ * Joins the seed fields before hashing. A newline: only the raw line (`log`), the last field, can hold
+ * one, so no two different field lists join to the same text.
+ */
+export const ID_SEED_SEPARATOR = "\n";
 
 export function dataStreamName(prefix: string, cluster: string): string {
   return `${prefix}-${cluster}`;
@@ -99,7 +106,7 @@ function clusterFilter(clusters: string[]): Directive {
     { "@type": "record_transformer", enable_ruby: true },
     [
       directive("record", undefined, {
-        cluster: `\${%w[${known}].include?(record['cluster']) ? record['cluster'] : '${UNREGISTERED_CLUSTER}'}`,
+        [RECORD_FIELDS.cluster]: `\${%w[${known}].include?(record['${RECORD_FIELDS.cluster}']) ? record['${RECORD_FIELDS.cluster}'] : '${UNREGISTERED_CLUSTER}'}`,
       }),
     ],
     "The data stream is chosen by the record's cluster field.",
@@ -110,10 +117,18 @@ function idFilter(): Directive {
   return directive(
     "filter",
     "**",
-    { "@type": "elasticsearch_genid", hash_id_key: ID_FIELD },
+    {
+      "@type": "elasticsearch_genid",
+      hash_id_key: ID_FIELD,
+      use_record_as_seed: true,
+      record_keys: ID_SEED_FIELDS.join(","),
+      separator: ID_SEED_SEPARATOR,
+      hash_type: "sha256",
+    },
     [],
-    "A random id per record, given before it is buffered: a chunk sent again after a crash or a partial\n" +
-      "failure creates nothing twice (Elasticsearch answers 409 for ids it has).",
+    "Each record's id is a hash of where it was read (cluster, file, offset) and of the line itself, so the\n" +
+      "same line sent twice (a lost acknowledgement, an agent restart, a lost tail DB, a retry) is created\n" +
+      "once: Elasticsearch answers 409 for an id it has.",
   );
 }
 

@@ -21,6 +21,8 @@ export interface FluentBitValuesInput {
   memory: string;
   /** Disk the output may fill while the aggregator is unreachable (a Kubernetes quantity). */
   bufferSize: string;
+  /** Files not written to for this many hours are not read (0: no limit): bounds a new agent's backfill. */
+  backfillHours: number;
   /** Namespaces whose container logs are never read. */
   excludeNamespaces: string[];
   /** Container names whose logs are never read. */
@@ -46,6 +48,7 @@ export function fluentBitConfig(v: FluentBitValuesInput): FluentBitConfig {
       clientCert: v.clientCert ? { certFile: tls("tls.crt"), keyFile: tls("tls.key") } : undefined,
     },
     bufferLimitBytes: quantityBytes(v.bufferSize),
+    backfillHours: v.backfillHours,
     excludeNamespaces: v.excludeNamespaces,
     excludeContainers: v.excludeContainers,
     ownNamespace: v.namespace,

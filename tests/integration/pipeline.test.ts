@@ -12,17 +12,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { makeTestPki, type TestPki } from "./support/certs";
 import { EsStandin } from "./support/esStandin";
+import { assertBundleInstalled, fluentdDryRun, freePort, stopAll, waitFor } from "./support/fluentd";
 import {
-  assertBundleInstalled,
-  fluentdDryRun,
-  freePort,
-  startFluentd,
-  stopAll,
-  waitFor,
-  type FluentdProcess,
-} from "./support/fluentd";
-import { aggregatorTlsDir, relocateAggregator, renderStackFile, type Relocation } from "./support/rendered";
-import { sendRecords, type SenderOptions } from "./support/sender";
+  aggregatorTlsDir,
+  relocateAggregator,
+  renderStackFile,
+  startRenderedAggregator,
+  type Aggregator,
+} from "./support/rendered";
+import { sendRecords, tailRecord, type SenderOptions } from "./support/sender";
 
 const SERVER_NAME = "logs.efk.test";
 const ES_WRITER = "efk-fluentd";
@@ -42,19 +40,14 @@ const STACK = {
   retentionDays: 9,
 };
 
-interface Aggregator {
-  fluentd: FluentdProcess;
-  conf: string;
-  relocation: Relocation;
-}
-
 function records(cluster: string, n: number, run: string): Record<string, unknown>[] {
   return Array.from({ length: n }, (_, i) => ({
+    // As Fluent Bit reads it: the id is derived from where a line was read and the line itself.
+    ...tailRecord(`/var/log/containers/${run}_${cluster}.log`, i * 100, `${run} record ${i} from ${cluster}`),
     cluster,
     sent_by: cluster,
     run,
     seq: i,
-    message: `${run} record ${i} from ${cluster}`,
   }));
 }
 
@@ -141,28 +134,15 @@ describe("the rendered aggregator on the real Fluentd", function () {
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  /** Lays out the TLS folder as the chart mounts the fluentd-tls Secret, relocates the config, starts Fluentd. */
-  async function startAggregator(
-    name: string,
-    fromRender = renderDir,
-    bufferDir?: string,
-  ): Promise<Aggregator> {
-    const dir = path.join(work, name);
-    const tlsDir = aggregatorTlsDir(path.join(dir, "tls"), pki, `${name}-fluentd`, [
-      SERVER_NAME,
-      "fluentd.logging.svc",
-    ]);
-    const relocation: Relocation = {
-      tlsDir,
-      bufferDir: bufferDir ?? path.join(dir, "buffer"),
-      deadLetterDir: path.join(dir, "dead-letter"),
-      forwardPort: await freePort(),
-      metricsPort: await freePort(),
+  /** The rendered aggregator under `work/<name>`, with its certificate for both names edges use. */
+  function startAggregator(name: string, fromRender = renderDir, bufferDir?: string): Promise<Aggregator> {
+    return startRenderedAggregator(fromRender, path.join(work, name), {
+      pki,
+      serverNames: [SERVER_NAME, "fluentd.logging.svc"],
       esPort: es.listeningPort as number,
-    };
-    const conf = relocateAggregator(fromRender, path.join(dir, "etc"), relocation);
-    const fluentd = await startFluentd(conf, { env: SECRETS });
-    return { fluentd, conf, relocation };
+      env: SECRETS,
+      bufferDir,
+    });
   }
 
   function client(agg: Aggregator, overrides: Partial<SenderOptions> = {}): SenderOptions {

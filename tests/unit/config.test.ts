@@ -57,6 +57,16 @@ const BAD: { title: string; config: Record<string, string>; expect: RegExp }[] =
     expect: /efk:esStorageSize = "30GB": must be a Kubernetes quantity such as 512Mi/,
   },
   {
+    title: "an agent disk buffer too small for Fluent Bit to make room in",
+    config: { ...CENTRAL_CONFIG, fluentBitBufferSize: "8Mi" },
+    expect: /efk:fluentBitBufferSize = "8Mi": must be at least 16Mi/,
+  },
+  {
+    title: "a negative backfill age",
+    config: { ...CENTRAL_CONFIG, fluentBitBackfillHours: "-1" },
+    expect: /efk:fluentBitBackfillHours = -1: must be 0 \(no limit\) or more hours/,
+  },
+  {
     title: "a negative validity",
     config: { ...CENTRAL_CONFIG, certValidityHours: "-24" },
     expect: /efk:certValidityHours = -24: must be a positive number of hours/,

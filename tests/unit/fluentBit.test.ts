@@ -18,6 +18,7 @@ const INPUT: FluentBitConfInput = {
     caFile: "/fluent-bit/tls/ca.crt",
   },
   bufferLimitBytes: 2147483648,
+  backfillHours: 24,
   excludeNamespaces: ["kube-system"],
   excludeContainers: ["istio-proxy"],
   ownNamespace: "logging",
@@ -105,6 +106,44 @@ describe("Fluent Bit configuration renderer", () => {
       excludePaths([], [], "obs"),
       "/var/log/containers/*_obs_fluent-bit-*.log,/var/log/containers/*_obs_fluentd-*.log",
     );
+  });
+
+  it("reads a file its DB does not know from the start, also at startup (files created or rotated while it was down)", () => {
+    // Off (the default), a file that appeared while the agent was down is read only from where it stood
+    // when the agent started: every line written to it meanwhile is lost.
+    assert.equal(setting(conf, "INPUT", "Read_from_Head"), "On");
+  });
+
+  it("bounds what a new agent reads back by the files' age, and not at all with 0", () => {
+    assert.equal(setting(conf, "INPUT", "Ignore_Older"), "24h");
+    const unbounded = fluentBitConfFile(renderFluentBitConfig({ ...INPUT, backfillHours: 0 }));
+    assert.equal(setting(unbounded, "INPUT", "Ignore_Older"), undefined);
+  });
+
+  it("puts the file and offset of each line into its record, which its id is derived from", () => {
+    assert.equal(setting(conf, "INPUT", "Path_Key"), "log_file");
+    assert.equal(setting(conf, "INPUT", "Offset_Key"), "log_offset");
+  });
+
+  it("keeps reading rotated files for 30 s, and retries a chunk at least every 30 s", () => {
+    // The default rotate wait (5 s) is short on a loaded node; the default retry cap (2000 s) leaves a
+    // backlog waiting up to half an hour after the aggregator is back.
+    assert.equal(setting(conf, "INPUT", "Rotate_Wait"), "30");
+    assert.equal(setting(conf, "SERVICE", "scheduler.cap"), "30");
+  });
+
+  it("keeps chunks without checksums, so a chunk being written when the agent is killed is still read", () => {
+    assert.equal(setting(conf, "SERVICE", "storage.checksum"), "Off");
+    assert.equal(setting(conf, "SERVICE", "storage.sync"), "normal");
+  });
+
+  it("names the API server, the service account and the tag prefix the kubernetes filter relies on", () => {
+    assert.equal(setting(conf, "FILTER", "Kube_URL"), "https://kubernetes.default.svc:443");
+    assert.equal(
+      setting(conf, "FILTER", "Kube_Token_File"),
+      "/var/run/secrets/kubernetes.io/serviceaccount/token",
+    );
+    assert.equal(setting(conf, "FILTER", "Kube_Tag_Prefix"), "kube.var.log.containers.");
   });
 
   it("nests applications' JSON under one key and reads lines up to 1 MiB", () => {

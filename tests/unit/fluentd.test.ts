@@ -163,6 +163,16 @@ describe("Fluentd aggregator release", () => {
     assert.doesNotMatch(text, /remove_keys/);
   });
 
+  it("derives each id from where the line was read and the line itself, not at random", () => {
+    const text = conf();
+    // A random id (the filter's default) makes every resend of a line a second document.
+    assert.match(text, /use_record_as_seed true\n/);
+    assert.match(text, /record_keys cluster,log_file,log_offset,time,stream,log\n/);
+    // A separator that no field but the last (the raw line) can contain: no two field lists join alike.
+    assert.match(text, /separator "\\n"\n/);
+    assert.match(text, /hash_type sha256\n/);
+  });
+
   it("keeps records Elasticsearch refuses for good in a dead-letter file on the buffer volume", () => {
     assert.match(
       conf(),

@@ -14,11 +14,15 @@
  *   starts goes with it. `stopAll()` kills whatever is still running; a process `exit` hook does the same if
  *   the test run ends without it.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { spawnManaged, stopAll, type ManagedProcess } from "./process";
+
+export { stopAll };
+export type FluentdProcess = ManagedProcess;
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..", "..", "..");
 const GEMFILE = path.join(PROJECT_ROOT, "Gemfile");
@@ -74,145 +78,33 @@ export function fluentdDryRun(
   }
 }
 
-export interface FluentdProcess {
-  /** PID of the Fluentd process itself (also its process group id) */
-  pid: number;
-  /** everything it printed so far (stdout and stderr, in arrival order) */
-  log(): string;
-  /**
-   * Sends `signal` (default SIGTERM) to its process group and resolves with the exit code once it has
-   * exited (null when it died of a signal, e.g. SIGKILL). A process still running `graceMs` (default
-   * 20 s) after a non-KILL signal gets SIGKILL. Resolves at once with the code if it already exited.
-   */
-  kill(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
-  /** Sends a signal that does not stop Fluentd (SIGUSR1: flush buffers, SIGUSR2: reload, SIGCONT: dump). */
-  signal(signal: NodeJS.Signals): void;
-  /** false once the process has exited */
-  running(): boolean;
-}
-
-class Fluentd implements FluentdProcess {
-  readonly pid: number;
-  private output = "";
-  private exited = false;
-  private exitCode: number | null = null;
-  private readonly closed: Promise<void>;
-
-  constructor(child: ChildProcess) {
-    if (child.pid === undefined) throw new Error("fluentd did not start");
-    this.pid = child.pid;
-    const append = (chunk: Buffer) => {
-      this.output += chunk.toString("utf8");
-    };
-    child.stdout?.on("data", append);
-    child.stderr?.on("data", append);
-    this.closed = new Promise((resolve) => {
-      child.once("close", (code) => {
-        this.exited = true;
-        this.exitCode = code;
-        live.delete(this);
-        resolve();
-      });
-    });
-  }
-
-  log(): string {
-    return this.output;
-  }
-
-  running(): boolean {
-    return !this.exited;
-  }
-
-  onceClosed(): Promise<void> {
-    return this.closed;
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    if (this.exited) throw new Error(`fluentd ${this.pid} has already exited`);
-    killGroup(this.pid, signal);
-  }
-
-  async kill(signal: NodeJS.Signals = "SIGTERM", graceMs = 20_000): Promise<number | null> {
-    if (!this.exited) {
-      killGroup(this.pid, signal);
-      if (signal !== "SIGKILL") {
-        const timer = setTimeout(() => killGroup(this.pid, "SIGKILL"), graceMs);
-        await this.closed;
-        clearTimeout(timer);
-      }
-      await this.closed;
-    }
-    return this.exitCode;
-  }
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
-  }
-}
-
-const live = new Set<Fluentd>();
-function killAllNow(): void {
-  for (const f of live) killGroup(f.pid, "SIGKILL");
-}
-// Fluentd runs in its own process group, so a Ctrl-C of the test run does not reach it: kill it on the
-// way out, and then let the signal do what it would have done.
-process.on("exit", killAllNow);
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    killAllNow();
-    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-  });
-}
-
 /**
  * Spawns `bundle exec fluentd -c <confPath> --no-supervisor` in PROJECT_ROOT, with `process.env` +
  * `BUNDLE_GEMFILE` + `opts.env`. Resolves once the log shows "fluentd worker is now running"; rejects
  * (with the log in the message) if it exits first or is not running within `timeoutMs` (default 30 s; it is
  * then killed).
  */
-export function startFluentd(
+export async function startFluentd(
   confPath: string,
   opts: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<FluentdProcess> {
-  const child = spawn("bundle", ["exec", "fluentd", "-c", confPath, "--no-supervisor"], {
+  const f = await spawnManaged("bundle", ["exec", "fluentd", "-c", confPath, "--no-supervisor"], {
     cwd: PROJECT_ROOT,
     env: fluentdEnv(opts.env),
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
   });
-  if (child.pid === undefined) {
-    // spawn failed (e.g. no `bundle` on PATH): the reason comes as an "error" event
-    return new Promise((_resolve, reject) => child.once("error", reject));
-  }
-  const f = new Fluentd(child);
-  live.add(f);
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
-  return (async () => {
-    while (!READY_LINE.test(f.log())) {
-      if (!f.running()) {
-        throw new Error(`fluentd (${confPath}) exited before it was running:\n${f.log()}`);
-      }
-      if (Date.now() > deadline) {
-        await f.kill("SIGKILL");
-        throw new Error(`fluentd (${confPath}) was not running after ${timeoutMs} ms:\n${f.log()}`);
-      }
-      await sleep(50);
+  while (!READY_LINE.test(f.log())) {
+    if (!f.running()) {
+      throw new Error(`fluentd (${confPath}) exited before it was running:\n${f.log()}`);
     }
-    return f;
-  })();
-}
-
-/** Kills (SIGKILL, whole process group) every Fluentd started by startFluentd that is still running. */
-export async function stopAll(): Promise<void> {
-  const all = [...live];
-  await Promise.all(all.map((f) => f.kill("SIGKILL")));
-  await Promise.all(all.map((f) => f.onceClosed()));
+    if (Date.now() > deadline) {
+      await f.kill("SIGKILL");
+      throw new Error(`fluentd (${confPath}) was not running after ${timeoutMs} ms:\n${f.log()}`);
+    }
+    await sleep(50);
+  }
+  return f;
 }
 
 /** Polls `cond` every 100 ms until it returns true; rejects after `timeoutMs` naming `what`. */

@@ -8,13 +8,23 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import type { TestPki } from "./certs";
-import { PROJECT_ROOT } from "./fluentd";
+import { PROJECT_ROOT, freePort, startFluentd, type FluentdProcess } from "./fluentd";
 
-/** Runs `npm run render`'s script on a stack file written for the test; returns the output folder. */
-export function renderStackFile(workDir: string, stack: string, config: Record<string, unknown>): string {
+/**
+ * Runs `npm run render`'s script on a stack file written for the test; returns the output folder. `others`
+ * are stack files written beside it (the central stack an edge reads).
+ */
+export function renderStackFile(
+  workDir: string,
+  stack: string,
+  config: Record<string, unknown>,
+  others: Record<string, Record<string, unknown>> = {},
+): string {
   fs.mkdirSync(workDir, { recursive: true });
-  const efk = Object.fromEntries(Object.entries(config).map(([k, v]) => [`efk:${k}`, v]));
-  fs.writeFileSync(path.join(workDir, `Pulumi.${stack}.yaml`), stringify({ config: efk }));
+  for (const [name, c] of [...Object.entries(others), [stack, config] as const]) {
+    const efk = Object.fromEntries(Object.entries(c).map(([k, v]) => [`efk:${k}`, v]));
+    fs.writeFileSync(path.join(workDir, `Pulumi.${name}.yaml`), stringify({ config: efk }));
+  }
   const out = path.join(workDir, "render");
   execFileSync(
     process.execPath,
@@ -85,6 +95,53 @@ export function relocateAggregator(renderDir: string, dir: string, r: Relocation
   return path.join(dir, "fluent.conf");
 }
 
+export interface AgentRelocation {
+  /** Replaces /var/log/containers (the tail input's path, its exclusions and the kubernetes tag prefix). */
+  containersDir: string;
+  /** Replaces the agent's host directory (tail DB and chunk storage). */
+  stateDir: string;
+  /** Holds ca.crt (and tls.crt, tls.key with client certificates), as the fluent-bit-tls Secret is mounted. */
+  tlsDir: string;
+  /** Holds token, ca.crt and namespace, as Kubernetes mounts a service account. */
+  serviceAccountDir: string;
+  parsersFile: string;
+  kubeApiPort: number;
+  /** The endpoint the rendered configuration names (from the central stack), and where it really is. */
+  forwardHost: string;
+  forwardPort: number;
+  metricsPort: number;
+}
+
+/** Copies the rendered fluent-bit.conf to `dir`, relocated; returns its path. */
+export function relocateAgent(renderDir: string, dir: string, r: AgentRelocation): string {
+  const file = "fluent-bit.conf";
+  let text = fs.readFileSync(path.join(renderDir, "fluent-bit", file), "utf8");
+  const tagPrefix = (p: string) => `kube${p.replace(/\//g, ".")}.`;
+  const rules: [string, string][] = [
+    ["/var/log/containers/", `${r.containersDir}/`],
+    [
+      `Kube_Tag_Prefix     ${tagPrefix("/var/log/containers")}\n`,
+      `Kube_Tag_Prefix     ${tagPrefix(r.containersDir)}\n`,
+    ],
+    ["/var/lib/fluent-bit/", `${r.stateDir}/`],
+    ["/fluent-bit/tls/", `${r.tlsDir}/`],
+    ["/fluent-bit/etc/parsers.conf\n", `${r.parsersFile}\n`],
+    ["/var/run/secrets/kubernetes.io/serviceaccount/", `${r.serviceAccountDir}/`],
+    ["https://kubernetes.default.svc:443\n", `https://127.0.0.1:${r.kubeApiPort}\n`],
+    ["HTTP_Listen               0.0.0.0\n", "HTTP_Listen               127.0.0.1\n"],
+    ["HTTP_Port                 2020\n", `HTTP_Port                 ${r.metricsPort}\n`],
+    [`Host                            ${r.forwardHost}\n`, "Host                            127.0.0.1\n"],
+    ["Port                            24224\n", `Port                            ${r.forwardPort}\n`],
+  ];
+  for (const [from, to] of rules) {
+    text = replaceAll(text, from, to, file);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  const out = path.join(dir, file);
+  fs.writeFileSync(out, text);
+  return out;
+}
+
 /**
  * Writes tls.crt, tls.key (a server certificate for `dnsNames`) and ca.crt into `dir`, as the chart mounts
  * the fluentd-tls Secret at /fluentd/tls; returns `dir`.
@@ -96,4 +153,46 @@ export function aggregatorTlsDir(dir: string, pki: TestPki, certName: string, dn
   fs.copyFileSync(cert.key, path.join(dir, "tls.key"));
   fs.copyFileSync(pki.caCert, path.join(dir, "ca.crt"));
   return dir;
+}
+
+export interface Aggregator {
+  fluentd: FluentdProcess;
+  conf: string;
+  relocation: Relocation;
+}
+
+/**
+ * Lays out the TLS folder under `dir` as the chart mounts the fluentd-tls Secret (a server certificate for
+ * `serverNames`), relocates the rendered configuration there and starts the real Fluentd on it. A given
+ * `bufferDir` or `forwardPort` lets a second aggregator take over from a killed one.
+ */
+export async function startRenderedAggregator(
+  renderDir: string,
+  dir: string,
+  o: {
+    pki: TestPki;
+    serverNames: string[];
+    esPort: number;
+    env: Record<string, string>;
+    bufferDir?: string;
+    forwardPort?: number;
+  },
+): Promise<Aggregator> {
+  const tlsDir = aggregatorTlsDir(
+    path.join(dir, "tls"),
+    o.pki,
+    `${path.basename(dir)}-fluentd`,
+    o.serverNames,
+  );
+  const relocation: Relocation = {
+    tlsDir,
+    bufferDir: o.bufferDir ?? path.join(dir, "buffer"),
+    deadLetterDir: path.join(dir, "dead-letter"),
+    forwardPort: o.forwardPort ?? (await freePort()),
+    metricsPort: await freePort(),
+    esPort: o.esPort,
+  };
+  const conf = relocateAggregator(renderDir, path.join(dir, "etc"), relocation);
+  const fluentd = await startFluentd(conf, { env: o.env });
+  return { fluentd, conf, relocation };
 }

@@ -5,6 +5,18 @@
  */
 import * as fs from "node:fs";
 import { createFluentSender, type FluentSender, type Options } from "fluent-logger";
+import { RECORD_FIELDS } from "../../../lib/records";
+
+/** The fields Fluent Bit's tail input gives a line: where it was read, its time and stream, the line. */
+export function tailRecord(file: string, offset: number, line: string): Record<string, unknown> {
+  return {
+    [RECORD_FIELDS.file]: file,
+    [RECORD_FIELDS.offset]: offset,
+    [RECORD_FIELDS.time]: new Date().toISOString(),
+    [RECORD_FIELDS.stream]: "stdout",
+    [RECORD_FIELDS.log]: line,
+  };
+}
 
 export interface SecuredSender {
   port: number;

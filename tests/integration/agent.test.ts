@@ -1,0 +1,478 @@
+/**
+ * The node agent, end to end on the real programs: the rendered edge configuration on a real Fluent Bit
+ * 5.1.1 tails container logs laid out as the kubelet writes them, asks a Kubernetes API stand-in for pod
+ * metadata, and forwards to the rendered aggregator on the real Fluentd, which writes into the
+ * Elasticsearch stand-in. Each fault test prints sent, delivered, lost and duplicated lines.
+ *
+ * Needs FLUENT_BIT_BIN (a Fluent Bit 5.1.1 binary); without it the suite says so and skips.
+ */
+import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ID_SEED_FIELDS, RECORD_FIELDS } from "../../lib/records";
+import { makeTestPki, type TestPki } from "./support/certs";
+import { EsStandin } from "./support/esStandin";
+import { assertBundleInstalled, freePort, sleep, stopAll, waitFor } from "./support/fluentd";
+import {
+  fluentBitCounter,
+  fluentBitUnavailable,
+  startFluentBit,
+  type FluentBitProcess,
+} from "./support/fluentBit";
+import { KubeApiStandin } from "./support/kubeApi";
+import { formatTally, NodeLogs, tally, type Pod, type Tally } from "./support/nodeLogs";
+import { relocateAgent, renderStackFile, startRenderedAggregator, type Aggregator } from "./support/rendered";
+
+const SERVER_NAME = "logs.efk.test";
+const TOKEN = "service-account-token";
+const SECRETS = {
+  FLUENT_SHARED_KEY: "test-shared-key",
+  ES_WRITER_PASSWORD: "test-es-writer-password",
+  FLUENT_PASSWORD_HUB: "hub-password",
+  FLUENT_PASSWORD_EDGE_A: "edge-a-password",
+};
+const CENTRAL = {
+  role: "central",
+  clusterName: "hub",
+  edgeClusters: ["edge-a"],
+  fluentdExternalHosts: [SERVER_NAME],
+};
+const EDGE = { role: "edge", clusterName: "edge-a", centralStack: "organization/efk/hub" };
+const STREAM = "efk-logs-edge-a";
+
+function pod(name: string, namespace = "shop"): Pod {
+  const uid = createHash("md5").update(`${namespace}/${name}`).digest("hex");
+  return {
+    namespace,
+    name,
+    uid: `${uid.slice(0, 8)}-${uid.slice(8, 12)}-${uid.slice(12, 16)}-${uid.slice(16, 20)}-${uid.slice(20, 32)}`,
+    labels: { app: name.split("-")[0], tier: "web" },
+  };
+}
+
+const unavailable = fluentBitUnavailable();
+
+describe("the rendered node agent on a real Fluent Bit", function () {
+  this.timeout(300_000);
+
+  let work: string;
+  let pki: TestPki;
+  let es: EsStandin;
+  let api: KubeApiStandin;
+  let apiPort: number;
+  let centralRender: string;
+  let edgeRender: string;
+  let saDir: string;
+  let parsersFile: string;
+
+  before(async function () {
+    if (unavailable) {
+      console.log(`      SKIPPED: the real-Fluent-Bit suite did not run. ${unavailable}`);
+      this.skip();
+    }
+    assertBundleInstalled();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "efk-agent-"));
+    pki = makeTestPki(path.join(work, "pki"));
+    const esCert = pki.server("es", ["localhost"], ["127.0.0.1"]);
+    es = new EsStandin({
+      cert: esCert.cert,
+      key: esCert.key,
+      username: "elastic",
+      password: "unused",
+      users: { "efk-fluentd": { password: SECRETS.ES_WRITER_PASSWORD, createDocPrefix: "efk-logs-" } },
+    });
+    await es.start();
+    const apiCert = pki.server("kube-api", ["localhost"], ["127.0.0.1"]);
+    api = new KubeApiStandin({ cert: apiCert.cert, key: apiCert.key, token: TOKEN });
+    apiPort = await api.start();
+    saDir = path.join(work, "serviceaccount");
+    fs.mkdirSync(saDir);
+    // As Kubernetes mounts it: no trailing newline (Fluent Bit sends the file verbatim).
+    fs.writeFileSync(path.join(saDir, "token"), TOKEN);
+    fs.copyFileSync(pki.caCert, path.join(saDir, "ca.crt"));
+    fs.writeFileSync(path.join(saDir, "namespace"), "logging");
+    parsersFile = path.join(work, "parsers.conf");
+    fs.writeFileSync(parsersFile, "");
+    centralRender = renderStackFile(path.join(work, "central"), "hub", CENTRAL);
+    edgeRender = renderStackFile(path.join(work, "edge"), "edge-a", EDGE, { hub: CENTRAL });
+  });
+
+  after(async () => {
+    if (unavailable) return;
+    await stopAll();
+    await es?.stop();
+    await api?.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  function startAggregator(name: string, reuse?: Aggregator): Promise<Aggregator> {
+    return startRenderedAggregator(centralRender, path.join(work, name), {
+      pki,
+      serverNames: [SERVER_NAME],
+      esPort: es.listeningPort as number,
+      env: SECRETS,
+      bufferDir: reuse?.relocation.bufferDir,
+      forwardPort: reuse?.relocation.forwardPort,
+    });
+  }
+
+  /** One node: its log folder, the agent's host folder, and the agent's relocated configuration. */
+  interface Node {
+    logs: NodeLogs;
+    conf: string;
+    stateDir: string;
+    metricsPort: number;
+  }
+
+  async function node(name: string, agg: Aggregator, render = edgeRender): Promise<Node> {
+    const dir = path.join(work, name);
+    const logs = new NodeLogs(path.join(dir, "log"), name);
+    const stateDir = path.join(dir, "state");
+    const tlsDir = path.join(dir, "tls");
+    fs.mkdirSync(tlsDir, { recursive: true });
+    fs.copyFileSync(pki.caCert, path.join(tlsDir, "ca.crt"));
+    const metricsPort = await freePort();
+    const conf = relocateAgent(render, path.join(dir, "etc"), {
+      containersDir: logs.containersDir,
+      stateDir,
+      tlsDir,
+      serviceAccountDir: saDir,
+      parsersFile,
+      kubeApiPort: apiPort,
+      forwardHost: SERVER_NAME,
+      forwardPort: agg.relocation.forwardPort,
+      metricsPort,
+    });
+    return { logs, conf, stateDir, metricsPort };
+  }
+
+  function agent(n: Node): Promise<FluentBitProcess> {
+    return startFluentBit(n.conf, n.metricsPort, {
+      FLUENT_SHARED_KEY: SECRETS.FLUENT_SHARED_KEY,
+      FLUENT_PASSWORD: SECRETS.FLUENT_PASSWORD_EDGE_A,
+    });
+  }
+
+  function count(n: Node): Tally {
+    return tally(n.logs.written, es.docs(STREAM));
+  }
+
+  /** Waits until every line written on `n` has arrived (or the time is up), then a little longer. */
+  async function settle(n: Node, timeoutMs = 90_000): Promise<Tally> {
+    await waitFor(() => count(n).lost === 0, timeoutMs, `every line of ${n.logs.root}`).catch(
+      () => undefined,
+    );
+    // Late resends of what already arrived would show up now as duplicates.
+    await sleep(3000);
+    return count(n);
+  }
+
+  function assertExactlyOnce(t: Tally): void {
+    assert.deepEqual(
+      { lost: t.lost, duplicates: t.duplicates },
+      { lost: 0, duplicates: 0 },
+      `missing e.g. ${t.missing.join(", ")}`,
+    );
+  }
+
+  describe("records", () => {
+    let agg: Aggregator;
+    let n: Node;
+    let fb: FluentBitProcess;
+    before(async () => {
+      agg = await startAggregator("records-aggregator");
+      n = await node("records", agg);
+      const web = pod("web-1");
+      api.addPod(web);
+      const c = n.logs.container(web, "app");
+      c.write(30, { partialEvery: 7, jsonEvery: 5 });
+      fb = await agent(n);
+      await settle(n, 60_000);
+    });
+    after(async () => {
+      await fb?.kill();
+      await agg?.fluentd.kill();
+    });
+
+    it("arrive once each, with the cluster, the Kubernetes metadata from the API and where they were read", () => {
+      const t = count(n);
+      console.log(formatTally("records", t));
+      assertExactlyOnce(t);
+      const docs = es
+        .docs(STREAM)
+        .filter((d) => String(d[RECORD_FIELDS.file]).includes(n.logs.containersDir));
+      assert.equal(docs.length, 30);
+      for (const d of docs) {
+        assert.equal(d.cluster, "edge-a");
+        const k = d.kubernetes as {
+          pod_name: string;
+          namespace_name: string;
+          container_name: string;
+          labels: object;
+        };
+        assert.deepEqual(
+          [k?.pod_name, k?.namespace_name, k?.container_name, k?.labels],
+          ["web-1", "shop", "app", { app: "web", tier: "web" }],
+          JSON.stringify(d),
+        );
+        assert.equal(typeof d[RECORD_FIELDS.offset], "number");
+        assert.match(String(d[RECORD_FIELDS.time]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+      }
+      // The API saw the service account's token, as a pod's agent sends it.
+      assert.ok(
+        api.requests.some((r) => r.path === "/api/v1/namespaces/shop/pods/web-1" && r.status === 200),
+      );
+    });
+
+    it("join a line the runtime wrote in parts, and nest JSON lines under log_processed", () => {
+      const docs = es.docs(STREAM);
+      const joined = docs.find((d) => /first part, second part$/.test(String(d.log)));
+      assert.ok(joined, "no joined partial line");
+      const json = docs.find((d) => (d[RECORD_FIELDS.logProcessed] as { level?: string })?.level === "info");
+      assert.ok(json, "no merged JSON line");
+      assert.equal(json[RECORD_FIELDS.log], undefined);
+    });
+
+    it("carry an id that is the SHA-256 of their origin and line, so a resend cannot make a second one", () => {
+      const docs = es
+        .docs(STREAM)
+        .filter((d) => String(d[RECORD_FIELDS.file]).includes(n.logs.containersDir));
+      for (const d of docs) {
+        // As Fluentd's genid filter seeds it: each field's text, absent ones empty, joined by newlines.
+        const seed = ID_SEED_FIELDS.map((f) =>
+          d[f] === undefined ? "" : String(d[f] as string | number),
+        ).join("\n");
+        assert.equal(d[RECORD_FIELDS.id], createHash("sha256").update(seed).digest("base64"));
+      }
+      assert.equal(new Set(docs.map((d) => d[RECORD_FIELDS.id])).size, docs.length, "two lines share an id");
+    });
+  });
+
+  describe("faults", () => {
+    it("loses nothing and stores nothing twice across restarts (SIGTERM and SIGKILL), new files and rotations", async () => {
+      const agg = await startAggregator("restart-aggregator");
+      const n = await node("restarts", agg);
+      const pods = [pod("api-1"), pod("api-2")];
+      pods.forEach((p) => api.addPod(p));
+      const containers = pods.map((p) => n.logs.container(p, "app"));
+      let fb = await agent(n);
+      let created = 0;
+      for (let round = 0; round < 4; round++) {
+        // While it runs: steady writing, and a rotation in the middle of it.
+        for (let i = 0; i < 10; i++) {
+          containers.forEach((c) => c.write(20, { partialEvery: 9 }));
+          if (i === 5) containers[round % containers.length].rotate();
+          await sleep(100);
+        }
+        await fb.kill(round % 2 === 0 ? "SIGKILL" : "SIGTERM");
+        // While it is down: more lines, a new pod, and a rotation whose new file is written to.
+        containers.forEach((c) => c.write(25));
+        const fresh = pod(`batch-${++created}`);
+        api.addPod(fresh);
+        const c = n.logs.container(fresh, "job");
+        c.write(40);
+        containers.push(c);
+        fb = await agent(n);
+      }
+      containers.forEach((c) => c.write(10));
+      const t = await settle(n);
+      console.log(formatTally("agent restarts (4, 2 of them SIGKILL), 4 new files, 4 rotations", t));
+      await fb.kill();
+      await agg.fluentd.kill();
+      assertExactlyOnce(t);
+    });
+
+    it("reads a file rotated while it was down from the start of the new file", async () => {
+      const agg = await startAggregator("rotate-down-aggregator");
+      const n = await node("rotate-down", agg);
+      const p = pod("worker-1");
+      api.addPod(p);
+      const c = n.logs.container(p, "app");
+      c.write(50);
+      let fb = await agent(n);
+      await waitFor(() => count(n).lost === 0, 60_000, "the first 50 lines");
+      await fb.kill("SIGKILL");
+      c.rotate();
+      c.write(400);
+      fb = await agent(n);
+      const t = await settle(n);
+      console.log(formatTally("rotated while down", t));
+      await fb.kill();
+      await agg.fluentd.kill();
+      assertExactlyOnce(t);
+    });
+
+    it("stores every line once when the agent's tail DB is lost and it reads every file again", async () => {
+      const agg = await startAggregator("db-loss-aggregator");
+      const n = await node("db-loss", agg);
+      const p = pod("shop-1");
+      api.addPod(p);
+      n.logs.container(p, "app").write(300, { partialEvery: 11, jsonEvery: 13 });
+      let fb = await agent(n);
+      await waitFor(() => count(n).lost === 0, 60_000, "300 lines");
+      await fb.kill();
+      const conflictsBefore = es.conflicts;
+      fs.rmSync(path.join(n.stateDir, "tail.db"));
+      fb = await agent(n);
+      // Everything comes again: Elasticsearch refuses each as existing.
+      await waitFor(
+        () => es.conflicts - conflictsBefore >= 300,
+        60_000,
+        "300 resent lines refused as existing",
+      );
+      const t = await settle(n);
+      console.log(
+        formatTally(
+          "tail DB lost",
+          t,
+          `, resent and refused as existing (409) ${es.conflicts - conflictsBefore}`,
+        ),
+      );
+      await fb.kill();
+      await agg.fluentd.kill();
+      assertExactlyOnce(t);
+    });
+
+    it("loses nothing and stores nothing twice when the aggregator is killed with SIGKILL mid-stream", async () => {
+      const first = await startAggregator("kill-aggregator");
+      const n = await node("aggregator-kill", first);
+      const p = pod("pay-1");
+      api.addPod(p);
+      const c = n.logs.container(p, "app");
+      const fb = await agent(n);
+      for (let i = 0; i < 20; i++) {
+        c.write(50);
+        await sleep(50);
+      }
+      await first.fluentd.kill("SIGKILL");
+      c.write(500);
+      await sleep(3000);
+      const second = await startAggregator("kill-aggregator-2", first);
+      c.write(200);
+      const t = await settle(n, 120_000);
+      console.log(formatTally("aggregator SIGKILL", t));
+      await fb.kill();
+      await second.fluentd.kill();
+      assertExactlyOnce(t);
+    });
+
+    it("delivers everything once after Elasticsearch answers 503, then 429, for a while", async () => {
+      const agg = await startAggregator("es-fail-aggregator");
+      const n = await node("es-fail", agg);
+      const p = pod("cart-1");
+      api.addPod(p);
+      const c = n.logs.container(p, "app");
+      const fb = await agent(n);
+      try {
+        es.failBulkWith(503);
+        const bulkBefore = es.bulkRequests();
+        c.write(300);
+        await waitFor(() => es.bulkRequests() >= bulkBefore + 2, 60_000, "two refused bulk requests");
+        es.failBulkWith(429);
+        c.write(300);
+        await waitFor(() => es.bulkRequests() >= bulkBefore + 4, 90_000, "two more refused bulk requests");
+        const refused = es.bulkRequests() - bulkBefore;
+        es.failBulkWith(null);
+        const t = await settle(n, 120_000);
+        console.log(formatTally("Elasticsearch 503 then 429", t, `, refused bulk requests ${refused}`));
+        assertExactlyOnce(t);
+      } finally {
+        es.failBulkWith(null);
+        await fb.kill();
+        await agg.fluentd.kill();
+      }
+    });
+
+    it("delivers everything once after the aggregator was unreachable for a minute, rotation included", async () => {
+      const first = await startAggregator("outage-aggregator");
+      const n = await node("outage", first);
+      const p = pod("search-1");
+      api.addPod(p);
+      const c = n.logs.container(p, "app");
+      const fb = await agent(n);
+      c.write(100);
+      await waitFor(() => count(n).lost === 0, 60_000, "100 lines before the outage");
+      await first.fluentd.kill();
+      const down = Date.now();
+      for (let i = 0; i < 6; i++) {
+        c.write(200);
+        // Rotated under backpressure: the rest of the old file must still be read.
+        if (i === 2) c.rotate();
+        await sleep(10_000);
+      }
+      const second = await startAggregator("outage-aggregator-2", first);
+      const back = Date.now();
+      const t = await settle(n, 120_000);
+      console.log(
+        formatTally(
+          `aggregator unreachable ${Math.round((back - down) / 1000)} s`,
+          t,
+          `, delivered within ${Math.round((Date.now() - back) / 1000)} s of its return`,
+        ),
+      );
+      await fb.kill();
+      await second.fluentd.kill();
+      assertExactlyOnce(t);
+    });
+
+    it("drops the oldest records when its disk buffer is full, and counts and logs every one", async () => {
+      const central = { ...CENTRAL };
+      const small = renderStackFile(
+        path.join(work, "edge-small"),
+        "edge-a",
+        { ...EDGE, fluentBitBufferSize: "16Mi" },
+        { hub: central },
+      );
+      const first = await startAggregator("full-aggregator");
+      const n = await node("full", first, small);
+      const p = pod("noisy-1");
+      api.addPod(p);
+      const c = n.logs.container(p, "app");
+      const fb = await agent(n);
+      await first.fluentd.kill();
+      // About 50 MiB of records (with their metadata) into a 16 MiB buffer.
+      for (let i = 0; i < 40; i++) {
+        c.write(5000);
+        await sleep(250);
+      }
+      await waitFor(
+        async () => (await fluentBitCounter(fb.metricsPort, "fluentbit_output_dropped_records_total")) > 0,
+        30_000,
+        "dropped records in the agent's metrics",
+      );
+      const second = await startAggregator("full-aggregator-2", first);
+      let t = count(n);
+      await waitFor(
+        async () => {
+          t = count(n);
+          const dropped = await fluentBitCounter(fb.metricsPort, "fluentbit_output_dropped_records_total");
+          return t.delivered + dropped >= t.sent;
+        },
+        120_000,
+        "every line delivered or counted as dropped",
+      ).catch(async (e: Error) => {
+        const dropped = await fluentBitCounter(fb.metricsPort, "fluentbit_output_dropped_records_total");
+        throw new Error(`${e.message}: ${JSON.stringify(t)}, dropped ${dropped}\n${fb.log().slice(-3000)}`);
+      });
+      await sleep(3000);
+      t = count(n);
+      const dropped = await fluentBitCounter(fb.metricsPort, "fluentbit_output_dropped_records_total");
+      const warnings = (fb.log().match(/evicted from output queue/g) ?? []).length;
+      console.log(
+        formatTally(
+          "disk buffer full (1Mi)",
+          t,
+          `, dropped and counted ${dropped}, eviction warnings ${warnings}`,
+        ),
+      );
+      await fb.kill();
+      await second.fluentd.kill();
+      assert.ok(dropped > 0, "nothing was dropped: the buffer never filled");
+      assert.equal(t.delivered + dropped, t.sent, "a line was lost without being counted");
+      assert.equal(t.duplicates, 0);
+      assert.ok(warnings > 0, "no eviction warning in the agent's log");
+    });
+  });
+});
