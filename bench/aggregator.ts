@@ -3,8 +3,9 @@
  *
  * Pushes records through the aggregator configuration `npm run render` writes (forward over TLS, shared
  * key, user auth, acknowledgements, file buffer) into the Elasticsearch stand-in, and, in the same run,
- * through what the common recipe deploys (plain forward, no auth, no acknowledgements, memory buffer),
- * and prints records per second and Fluentd's CPU seconds per 100k records for each.
+ * through the same with random ids instead of ids derived from each line's origin (what the derived ids
+ * cost), and through what the common recipe deploys (plain forward, no auth, no acknowledgements, memory
+ * buffer), and prints records per second and Fluentd's CPU seconds per 100k records for each.
  * BENCH_RECORDS sets the number of records per variant (default 200000).
  */
 import * as fs from "node:fs";
@@ -83,6 +84,20 @@ function commonRecipe(confDir: string): void {
   fs.writeFileSync(outputs, memory);
 }
 
+/**
+ * The rendered configuration as it was before ids were derived from each line's origin: random ids. The
+ * same run measures both, so the difference is what the derived ids cost.
+ */
+function randomIds(confDir: string): void {
+  const outputs = path.join(confDir, "config.d", "04_outputs.conf");
+  const out = fs.readFileSync(outputs, "utf8");
+  const random = out.replace(/\n\s+use_record_as_seed true\n[\s\S]*?hash_type sha256/, "");
+  if (random === out) {
+    throw new Error(`${outputs}: no derived-id filter to replace`);
+  }
+  fs.writeFileSync(outputs, random);
+}
+
 interface Result {
   variant: string;
   seconds: number;
@@ -112,12 +127,15 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   try {
     for (const variant of [
-      "rendered (TLS, shared key, user auth, ack, file buffer)",
+      "rendered (TLS, shared key, user auth, ack, file buffer, ids derived from origin)",
+      "rendered, random ids (as before ids were derived)",
       "common recipe (plain, no ack, memory buffer)",
     ]) {
       const secured = variant.startsWith("rendered");
-      const dir = path.join(work, secured ? "secured" : "plain");
-      const tlsDir = aggregatorTlsDir(path.join(dir, "tls"), pki, `fluentd-${secured}`, [SERVER_NAME]);
+      const random = variant.includes("random ids");
+      const run = random ? "random-ids" : secured ? "secured" : "plain";
+      const dir = path.join(work, run);
+      const tlsDir = aggregatorTlsDir(path.join(dir, "tls"), pki, `fluentd-${run}`, [SERVER_NAME]);
       const port = await freePort();
       const conf = relocateAggregator(renderDir, path.join(dir, "etc"), {
         tlsDir,
@@ -130,8 +148,10 @@ async function main(): Promise<void> {
       if (!secured) {
         commonRecipe(path.dirname(conf));
       }
+      if (random) {
+        randomIds(path.dirname(conf));
+      }
       const fluentd = await startFluentd(conf, { env: SECRETS });
-      const run = secured ? "secured" : "plain";
       const records = Array.from({ length: N }, (_, i) => record(i, run));
       const cpu0 = cpuSeconds(fluentd.pid);
       const t0 = process.hrtime.bigint();

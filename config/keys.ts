@@ -264,7 +264,7 @@ export const CONFIG_KEYS = {
   fluentdMemory: {
     type: "string",
     description:
-      "Memory request and limit of each Fluentd pod (a 200k-record burst peaked at 720 MiB in `npm run bench`).",
+      "Memory request and limit of each Fluentd pod (a 200k-record burst peaked at about 1.3 GiB in `npm run bench`).",
     default: "2Gi",
     schema: positiveQuantity,
     roles: CENTRAL,

@@ -462,7 +462,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
       const warnings = (fb.log().match(/evicted from output queue/g) ?? []).length;
       console.log(
         formatTally(
-          "disk buffer full (1Mi)",
+          "disk buffer full (16Mi)",
           t,
           `, dropped and counted ${dropped}, eviction warnings ${warnings}`,
         ),
