@@ -386,7 +386,7 @@ export const CONFIG_KEYS = {
   fluentBitBackfillHours: {
     type: "integer",
     description:
-      "A new node agent reads each container's log file from its start, except files not written to for this many hours (0: no limit). Also skips, after an agent outage longer than this, what went into files quiet since.",
+      "A new node agent reads each container's log files (the current and the last rotated one) from their start, except files not written to for this many hours (0: no limit). Also skips, after an agent outage longer than this, what went into files quiet since.",
     default: 24,
     schema: z
       .number()

@@ -5,9 +5,16 @@ export const FLUENT_BIT_PATHS = {
   /** A host directory of its own (hostPath), so tail offsets and buffered chunks survive pod restarts. */
   stateDir: "/var/lib/fluent-bit",
   tlsDir: "/fluent-bit/tls",
-  containerLogs: "/var/log/containers",
+  /**
+   * The kubelet's own layout, `<namespace>_<pod>_<uid>/<container>/<restart>.log`, where it also keeps
+   * the rotated file (`0.log.<timestamp>`) until the next rotation compresses it. /var/log/containers only
+   * links to current files, so an agent that restarts after a rotation could not finish the old one.
+   */
+  podLogs: "/var/log/pods",
   /** The image's parsers file (named by `K8S-Logging.Parser` annotations). */
   parsersFile: "/fluent-bit/etc/parsers.conf",
+  /** The chart mounts its ConfigMap here: our parsers are in custom_parsers.conf. */
+  customParsersFile: "/fluent-bit/etc/conf/custom_parsers.conf",
   /** The pod's service account, as Kubernetes mounts it: the kubernetes filter's token and CA. */
   serviceAccountDir: "/var/run/secrets/kubernetes.io/serviceaccount",
 } as const;
@@ -22,12 +29,21 @@ export const KUBERNETES_API_URL = "https://kubernetes.default.svc:443";
  */
 export const RETRY_CAP_SECONDS = 30;
 
+/** The tail input's tag: `kube.` and the file's path, slashes turned to dots. */
+export const TAG_PREFIX = `kube${FLUENT_BIT_PATHS.podLogs.replace(/\//g, ".")}.`;
+
+/** Tells the kubernetes filter the namespace, pod and container from a tag of the kubelet's layout. */
+export const POD_LOG_PARSER = "efk-kubelet-pod-log";
+
 /**
- * How long a rotated file is still read after its rotation (`Rotate_Wait`, seconds). The input is never
- * paused (filesystem buffering), so the rest of a rotated file is read in milliseconds; the margin covers
- * a node under heavy load.
+ * How long a rotated file stays followed after its rotation (`Rotate_Wait`, seconds). Once Fluent Bit lets
+ * go of a rotated file it forgets its offset, and the rotated-file pattern would find it again and read it
+ * from the start. So it is followed until the kubelet compresses or deletes it, or for an hour longer than
+ * `Ignore_Older`, after which the pattern skips it as old. Without an age limit: a year.
  */
-export const ROTATE_WAIT_SECONDS = 30;
+export function rotateWaitSeconds(backfillHours: number): number {
+  return backfillHours > 0 ? (backfillHours + 1) * 3600 : 365 * 24 * 3600;
+}
 
 /** Environment variables Fluent Bit reads its secrets from (filled from a Kubernetes Secret). */
 export const FLUENT_BIT_ENV = {
@@ -87,17 +103,35 @@ export function section(name: string, entries: Entry[], comment?: string): strin
   return `${head}[${name}]\n${lines.join("\n")}\n`;
 }
 
+/** The files the agent reads: every container's current log, and the one the kubelet rotated last. */
+export function tailPaths(): string {
+  const dir = FLUENT_BIT_PATHS.podLogs;
+  return `${dir}/*/*/*.log,${dir}/*/*/*.log.*`;
+}
+
 /** `Exclude_Path` globs for unwanted namespaces and containers: their files are never read. */
 export function excludePaths(namespaces: string[], containers: string[], ownNamespace: string): string {
-  // Kubernetes names the files <pod>_<namespace>_<container>-<container id>.log
-  const dir = FLUENT_BIT_PATHS.containerLogs;
+  // The kubelet's layout: <namespace>_<pod>_<uid>/<container>/<restart>.log
+  const dir = FLUENT_BIT_PATHS.podLogs;
   const globs = [
-    ...OWN_CONTAINERS.map((c) => `${dir}/*_${ownNamespace}_${c}-*.log`),
-    ...namespaces.map((ns) => `${dir}/*_${ns}_*.log`),
-    ...containers.map((c) => `${dir}/*_*_${c}-*.log`),
+    // Rotated files the kubelet compressed, or is compressing: read already, before they were renamed.
+    "*.gz",
+    "*.tmp",
+    ...OWN_CONTAINERS.map((c) => `${dir}/${ownNamespace}_*/${c}/*`),
+    ...namespaces.map((ns) => `${dir}/${ns}_*/*/*`),
+    ...containers.map((c) => `${dir}/*/${c}/*`),
   ];
   return globs.join(",");
 }
+
+/**
+ * The kubernetes filter's view of a tag (after `TAG_PREFIX`): `<namespace>_<pod>_<uid>.<container>.<restart>.log`
+ * (and a rotation suffix). Namespaces and container names are DNS labels, pod names DNS subdomains: none
+ * holds an underscore, container names hold no dot.
+ */
+export const POD_LOG_REGEX =
+  "^(?<namespace_name>[^_]+)_(?<pod_name>[^_]+)_(?<pod_uid>[a-f0-9-]+)\\.(?<container_name>[^.]+)\\.[0-9]+\\.log";
+
 
 /** The tag records carry to the aggregator. */
 export function forwardTag(clusterName: string): string {
@@ -116,6 +150,7 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     ["Flush", 1],
     ["Log_Level", "info"],
     ["Parsers_File", FLUENT_BIT_PATHS.parsersFile],
+    ["Parsers_File", FLUENT_BIT_PATHS.customParsersFile],
     ["HTTP_Server", "On"],
     ["HTTP_Listen", "0.0.0.0"],
     ["HTTP_Port", c.metricsPort],
@@ -137,7 +172,7 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     [
       ["Name", "tail"],
       ["Tag", "kube.*"],
-      ["Path", `${FLUENT_BIT_PATHS.containerLogs}/*.log`],
+      ["Path", tailPaths()],
       ["Exclude_Path", excludePaths(c.excludeNamespaces, c.excludeContainers, c.ownNamespace)],
       ["multiline.parser", "docker, cri"],
       // Lines up to 1 MiB (stack traces); longer ones are skipped whole rather than stalling the file.
@@ -150,7 +185,7 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
       // rotation, a rollout of this DaemonSet) are otherwise skipped up to where they stood at its start.
       ["Read_from_Head", "On"],
       ["Ignore_Older", c.backfillHours > 0 ? `${c.backfillHours}h` : undefined],
-      ["Rotate_Wait", ROTATE_WAIT_SECONDS],
+      ["Rotate_Wait", rotateWaitSeconds(c.backfillHours)],
       // Where each line was read: with the line itself, what its document id is derived from.
       ["Path_Key", RECORD_FIELDS.file],
       ["Offset_Key", RECORD_FIELDS.offset],
@@ -169,8 +204,8 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
       ["Kube_URL", KUBERNETES_API_URL],
       ["Kube_CA_File", `${FLUENT_BIT_PATHS.serviceAccountDir}/ca.crt`],
       ["Kube_Token_File", `${FLUENT_BIT_PATHS.serviceAccountDir}/token`],
-      // The tail input's tag is `kube.` plus the file's path with dots for slashes.
-      ["Kube_Tag_Prefix", `kube${FLUENT_BIT_PATHS.containerLogs.replace(/\//g, ".")}.`],
+      ["Kube_Tag_Prefix", TAG_PREFIX],
+      ["Regex_Parser", POD_LOG_PARSER],
       ["Merge_Log", "On"],
       // Applications' JSON goes under one key (mapped `flattened`), not onto the record's root, where two
       // applications' fields of the same name and different types would make Elasticsearch refuse one.
@@ -222,8 +257,15 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     ],
     "The aggregator: TLS with certificate and host name verified, shared key, this cluster's user.",
   );
-  // The chart always writes custom_parsers.conf; the built-in docker and cri parsers are all we use.
-  const customParsers = "";
+  const customParsers = section(
+    "PARSER",
+    [
+      ["Name", POD_LOG_PARSER],
+      ["Format", "regex"],
+      ["Regex", POD_LOG_REGEX],
+    ],
+    "The kubelet's log layout, for the kubernetes filter (Regex_Parser).",
+  );
   return { service, inputs, filters, outputs, customParsers };
 }
 

@@ -97,9 +97,17 @@ function forwardSource(c: FluentdConfInput): Directive {
   );
 }
 
+/**
+ * A rotated file's name (`0.log.20261129-103000`) back to the container log's (`0.log`), so that a line
+ * read before and after its file was rotated has one origin (and one id). Ruby without backslashes: the
+ * value goes through Fluentd's double-quoted string syntax.
+ */
+export const ROTATION_SUFFIX_RUBY = "/[.]log[.][0-9]{8}-[0-9]{6}$/";
+
 function clusterFilter(clusters: string[]): Directive {
   // Only registered names become data streams: a typo or a hostile value cannot create new ones.
   const known = clusters.join(" ");
+  const file = `record['${RECORD_FIELDS.file}']`;
   return directive(
     "filter",
     "**",
@@ -107,9 +115,10 @@ function clusterFilter(clusters: string[]): Directive {
     [
       directive("record", undefined, {
         [RECORD_FIELDS.cluster]: `\${%w[${known}].include?(record['${RECORD_FIELDS.cluster}']) ? record['${RECORD_FIELDS.cluster}'] : '${UNREGISTERED_CLUSTER}'}`,
+        [RECORD_FIELDS.file]: `\${${file}.is_a?(String) ? ${file}.sub(${ROTATION_SUFFIX_RUBY}, '.log') : ${file}}`,
       }),
     ],
-    "The data stream is chosen by the record's cluster field.",
+    "The data stream is chosen by the record's cluster field; a rotated file is named as the container's log.",
   );
 }
 

@@ -22,17 +22,26 @@ import {
   type FluentBitProcess,
 } from "./support/fluentBit";
 import { KubeApiStandin } from "./support/kubeApi";
-import { formatTally, NodeLogs, tally, type Pod, type Tally } from "./support/nodeLogs";
-import { relocateAgent, renderStackFile, startRenderedAggregator, type Aggregator } from "./support/rendered";
+import {
+  formatTally,
+  markerOf,
+  NodeLogs,
+  tally,
+  type ContainerLog,
+  type Pod,
+  type Tally,
+} from "./support/nodeLogs";
+import {
+  relocateAgent,
+  renderStackFile,
+  startRenderedAggregator,
+  TEST_SECRETS,
+  type Aggregator,
+} from "./support/rendered";
 
 const SERVER_NAME = "logs.efk.test";
 const TOKEN = "service-account-token";
-const SECRETS = {
-  FLUENT_SHARED_KEY: "test-shared-key",
-  ES_WRITER_PASSWORD: "test-es-writer-password",
-  FLUENT_PASSWORD_HUB: "hub-password",
-  FLUENT_PASSWORD_EDGE_A: "edge-a-password",
-};
+const SECRETS = TEST_SECRETS;
 const CENTRAL = {
   role: "central",
   clusterName: "hub",
@@ -135,7 +144,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     fs.copyFileSync(pki.caCert, path.join(tlsDir, "ca.crt"));
     const metricsPort = await freePort();
     const conf = relocateAgent(render, path.join(dir, "etc"), {
-      containersDir: logs.containersDir,
+      podsDir: logs.podsDir,
       stateDir,
       tlsDir,
       serviceAccountDir: saDir,
@@ -146,6 +155,19 @@ describe("the rendered node agent on a real Fluent Bit", function () {
       metricsPort,
     });
     return { logs, conf, stateDir, metricsPort };
+  }
+
+  /** An aggregator, a node, and one pod with one container on it that the API knows. */
+  async function scenario(
+    name: string,
+    podName: string,
+    render = edgeRender,
+  ): Promise<{ agg: Aggregator; n: Node; c: ContainerLog }> {
+    const agg = await startAggregator(`${name}-aggregator`);
+    const n = await node(name, agg, render);
+    const p = pod(podName);
+    api.addPod(p);
+    return { agg, n, c: n.logs.container(p, "app") };
   }
 
   function agent(n: Node): Promise<FluentBitProcess> {
@@ -200,9 +222,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
       const t = count(n);
       console.log(formatTally("records", t));
       assertExactlyOnce(t);
-      const docs = es
-        .docs(STREAM)
-        .filter((d) => String(d[RECORD_FIELDS.file]).includes(n.logs.containersDir));
+      const docs = es.docs(STREAM).filter((d) => String(d[RECORD_FIELDS.file]).includes(n.logs.podsDir));
       assert.equal(docs.length, 30);
       for (const d of docs) {
         assert.equal(d.cluster, "edge-a");
@@ -236,9 +256,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     });
 
     it("carry an id that is the SHA-256 of their origin and line, so a resend cannot make a second one", () => {
-      const docs = es
-        .docs(STREAM)
-        .filter((d) => String(d[RECORD_FIELDS.file]).includes(n.logs.containersDir));
+      const docs = es.docs(STREAM).filter((d) => String(d[RECORD_FIELDS.file]).includes(n.logs.podsDir));
       for (const d of docs) {
         // As Fluentd's genid filter seeds it: each field's text, absent ones empty, joined by newlines.
         const seed = ID_SEED_FIELDS.map((f) =>
@@ -284,34 +302,41 @@ describe("the rendered node agent on a real Fluent Bit", function () {
       assertExactlyOnce(t);
     });
 
-    it("reads a file rotated while it was down from the start of the new file", async () => {
-      const agg = await startAggregator("rotate-down-aggregator");
-      const n = await node("rotate-down", agg);
-      const p = pod("worker-1");
-      api.addPod(p);
-      const c = n.logs.container(p, "app");
+    it("ships what was written while it was down, before and after the file rotated, with metadata", async () => {
+      const { agg, n, c } = await scenario("rotate-down", "worker-1");
       c.write(50);
       let fb = await agent(n);
       await waitFor(() => count(n).lost === 0, 60_000, "the first 50 lines");
       await fb.kill("SIGKILL");
+      // Into the file that is rotated next: only the rotated name holds these when the agent is back.
+      const beforeRotation = c.write(200);
       c.rotate();
-      c.write(400);
+      c.write(200);
       fb = await agent(n);
       const t = await settle(n);
-      console.log(formatTally("rotated while down", t));
+      console.log(formatTally("written while down, rotated while down", t));
       await fb.kill();
       await agg.fluentd.kill();
       assertExactlyOnce(t);
+      const markers = new Set(beforeRotation.map((w) => w.marker));
+      const fromRotated = es.docs(STREAM).filter((d) => markers.has(markerOf(d) ?? ""));
+      assert.equal(fromRotated.length, 200);
+      for (const d of fromRotated) {
+        assert.equal((d.kubernetes as { pod_name?: string } | undefined)?.pod_name, "worker-1");
+        // Named as the container's log, not the rotated file: one origin for a line, whatever it was read as.
+        assert.match(String(d[RECORD_FIELDS.file]), /\/app\/0\.log$/);
+      }
     });
 
     it("stores every line once when the agent's tail DB is lost and it reads every file again", async () => {
-      const agg = await startAggregator("db-loss-aggregator");
-      const n = await node("db-loss", agg);
-      const p = pod("shop-1");
-      api.addPod(p);
-      n.logs.container(p, "app").write(300, { partialEvery: 11, jsonEvery: 13 });
+      const { agg, n, c } = await scenario("db-loss", "shop-1");
+      c.write(300, { partialEvery: 11, jsonEvery: 13 });
       let fb = await agent(n);
       await waitFor(() => count(n).lost === 0, 60_000, "300 lines");
+      // Read once as the current file; read again below under its rotated name.
+      c.rotate();
+      c.write(100);
+      await waitFor(() => count(n).lost === 0, 60_000, "400 lines");
       await fb.kill();
       const conflictsBefore = es.conflicts;
       fs.rmSync(path.join(n.stateDir, "tail.db"));
@@ -336,11 +361,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     });
 
     it("loses nothing and stores nothing twice when the aggregator is killed with SIGKILL mid-stream", async () => {
-      const first = await startAggregator("kill-aggregator");
-      const n = await node("aggregator-kill", first);
-      const p = pod("pay-1");
-      api.addPod(p);
-      const c = n.logs.container(p, "app");
+      const { agg: first, n, c } = await scenario("aggregator-kill", "pay-1");
       const fb = await agent(n);
       for (let i = 0; i < 20; i++) {
         c.write(50);
@@ -359,11 +380,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     });
 
     it("delivers everything once after Elasticsearch answers 503, then 429, for a while", async () => {
-      const agg = await startAggregator("es-fail-aggregator");
-      const n = await node("es-fail", agg);
-      const p = pod("cart-1");
-      api.addPod(p);
-      const c = n.logs.container(p, "app");
+      const { agg, n, c } = await scenario("es-fail", "cart-1");
       const fb = await agent(n);
       try {
         es.failBulkWith(503);
@@ -386,11 +403,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     });
 
     it("delivers everything once after the aggregator was unreachable for a minute, rotation included", async () => {
-      const first = await startAggregator("outage-aggregator");
-      const n = await node("outage", first);
-      const p = pod("search-1");
-      api.addPod(p);
-      const c = n.logs.container(p, "app");
+      const { agg: first, n, c } = await scenario("outage", "search-1");
       const fb = await agent(n);
       c.write(100);
       await waitFor(() => count(n).lost === 0, 60_000, "100 lines before the outage");
@@ -425,11 +438,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
         { ...EDGE, fluentBitBufferSize: "16Mi" },
         { hub: central },
       );
-      const first = await startAggregator("full-aggregator");
-      const n = await node("full", first, small);
-      const p = pod("noisy-1");
-      api.addPod(p);
-      const c = n.logs.container(p, "app");
+      const { agg: first, n, c } = await scenario("full", "noisy-1", small);
       const fb = await agent(n);
       await first.fluentd.kill();
       // About 50 MiB of records (with their metadata) into a 16 MiB buffer.

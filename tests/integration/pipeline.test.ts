@@ -18,6 +18,7 @@ import {
   relocateAggregator,
   renderStackFile,
   startRenderedAggregator,
+  TEST_SECRETS,
   type Aggregator,
 } from "./support/rendered";
 import { sendRecords, tailRecord, type SenderOptions } from "./support/sender";
@@ -25,13 +26,7 @@ import { sendRecords, tailRecord, type SenderOptions } from "./support/sender";
 const SERVER_NAME = "logs.efk.test";
 const ES_WRITER = "efk-fluentd";
 const ELASTIC_PASSWORD = "test-elastic-password";
-const SECRETS = {
-  FLUENT_SHARED_KEY: "test-shared-key",
-  ES_WRITER_PASSWORD: "test-es-writer-password",
-  FLUENT_PASSWORD_HUB: "hub-password",
-  FLUENT_PASSWORD_EDGE_A: "edge-a-password",
-  FLUENT_PASSWORD_EDGE_B: "edge-b-password",
-};
+const SECRETS = TEST_SECRETS;
 const STACK = {
   role: "central",
   clusterName: "hub",

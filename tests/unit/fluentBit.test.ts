@@ -42,7 +42,8 @@ describe("Fluent Bit configuration renderer", () => {
   const conf = fluentBitConfFile(renderFluentBitConfig(INPUT));
 
   it("tails container logs with the docker and cri multiline parsers, offsets kept on the host", () => {
-    assert.equal(setting(conf, "INPUT", "Path"), "/var/log/containers/*.log");
+    // The kubelet's own layout: current files, and the one it rotated last (compressed ones excluded).
+    assert.equal(setting(conf, "INPUT", "Path"), "/var/log/pods/*/*/*.log,/var/log/pods/*/*/*.log.*");
     assert.equal(setting(conf, "INPUT", "multiline.parser"), "docker, cri");
     assert.equal(setting(conf, "INPUT", "DB"), "/var/lib/fluent-bit/tail.db");
   });
@@ -99,12 +100,12 @@ describe("Fluent Bit configuration renderer", () => {
   it("never reads the files of excluded namespaces and containers, nor the logging stack's own agents", () => {
     assert.equal(
       setting(conf, "INPUT", "Exclude_Path"),
-      "/var/log/containers/*_logging_fluent-bit-*.log,/var/log/containers/*_logging_fluentd-*.log," +
-        "/var/log/containers/*_kube-system_*.log,/var/log/containers/*_*_istio-proxy-*.log",
+      "*.gz,*.tmp,/var/log/pods/logging_*/fluent-bit/*,/var/log/pods/logging_*/fluentd/*," +
+        "/var/log/pods/kube-system_*/*/*,/var/log/pods/*/istio-proxy/*",
     );
     assert.equal(
       excludePaths([], [], "obs"),
-      "/var/log/containers/*_obs_fluent-bit-*.log,/var/log/containers/*_obs_fluentd-*.log",
+      "*.gz,*.tmp,/var/log/pods/obs_*/fluent-bit/*,/var/log/pods/obs_*/fluentd/*",
     );
   });
 
@@ -125,10 +126,15 @@ describe("Fluent Bit configuration renderer", () => {
     assert.equal(setting(conf, "INPUT", "Offset_Key"), "log_offset");
   });
 
-  it("keeps reading rotated files for 30 s, and retries a chunk at least every 30 s", () => {
-    // The default rotate wait (5 s) is short on a loaded node; the default retry cap (2000 s) leaves a
-    // backlog waiting up to half an hour after the aggregator is back.
-    assert.equal(setting(conf, "INPUT", "Rotate_Wait"), "30");
+  it("follows a rotated file until it is older than Ignore_Older, so the rotated-file pattern never reads it again", () => {
+    // Once let go, a rotated file loses its offset and would be read again from its start.
+    assert.equal(setting(conf, "INPUT", "Rotate_Wait"), String(25 * 3600));
+    const unbounded = fluentBitConfFile(renderFluentBitConfig({ ...INPUT, backfillHours: 0 }));
+    assert.equal(setting(unbounded, "INPUT", "Rotate_Wait"), String(365 * 24 * 3600));
+  });
+
+  it("retries a chunk at least every 30 s", () => {
+    // The default retry cap (2000 s) leaves a backlog waiting up to half an hour after the aggregator is back.
     assert.equal(setting(conf, "SERVICE", "scheduler.cap"), "30");
   });
 
@@ -143,7 +149,32 @@ describe("Fluent Bit configuration renderer", () => {
       setting(conf, "FILTER", "Kube_Token_File"),
       "/var/run/secrets/kubernetes.io/serviceaccount/token",
     );
-    assert.equal(setting(conf, "FILTER", "Kube_Tag_Prefix"), "kube.var.log.containers.");
+    assert.equal(setting(conf, "FILTER", "Kube_Tag_Prefix"), "kube.var.log.pods.");
+    assert.equal(setting(conf, "FILTER", "Regex_Parser"), "efk-kubelet-pod-log");
+  });
+
+  it("reads namespace, pod and container from a tag of the kubelet's layout, rotated files included", () => {
+    const parsers = renderFluentBitConfig(INPUT).customParsers;
+    assert.equal(setting(parsers, "PARSER", "Name"), "efk-kubelet-pod-log");
+    assert.equal(setting(conf, "SERVICE", "Parsers_File"), "/fluent-bit/etc/parsers.conf");
+    assert.match(conf, /Parsers_File\s+\/fluent-bit\/etc\/conf\/custom_parsers\.conf\n/);
+    // Fluent Bit's regex engine is Onigmo; these names and this syntax read the same in JavaScript.
+    const regex = new RegExp(setting(parsers, "PARSER", "Regex") as string);
+    const tag = (path: string) => path.replace(/^\/var\/log\/pods\//, "").replace(/\//g, ".");
+    for (const [path, pod] of [
+      ["/var/log/pods/shop_web-7d9f.a-1_0a1b2c3d-1111-2222-3333-444455556666/app/0.log", "web-7d9f.a-1"],
+      ["/var/log/pods/shop_db-0_0a1b2c3d-1111-2222-3333-444455556666/app/3.log.20261129-103000", "db-0"],
+    ]) {
+      assert.deepEqual(
+        { ...regex.exec(tag(path))?.groups },
+        {
+          namespace_name: "shop",
+          pod_name: pod,
+          pod_uid: "0a1b2c3d-1111-2222-3333-444455556666",
+          container_name: "app",
+        },
+      );
+    }
   });
 
   it("nests applications' JSON under one key and reads lines up to 1 MiB", () => {

@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { byType, find, type Recorded, valueOf } from "../mocks";
 import { CENTRAL_CONFIG, runProgram } from "../harness";
-import { renderFluentdConfig, type FluentdConfInput } from "../../lib/render/fluentd";
+import { renderFluentdConfig, ROTATION_SUFFIX_RUBY, type FluentdConfInput } from "../../lib/render/fluentd";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const SECRET = "kubernetes:core/v1:Secret";
@@ -161,6 +161,21 @@ describe("Fluentd aggregator release", () => {
     assert.match(text, /  id_key efk_id\n/);
     // Removing the id from the record blinds the plugin's error handler to refused items.
     assert.doesNotMatch(text, /remove_keys/);
+  });
+
+  it("names a line read from a rotated file after the container's log, before its id is derived", () => {
+    const text = conf();
+    const rewrite = text.indexOf(`log_file "\${record['log_file'].is_a?(String) ? record['log_file'].sub(`);
+    assert.ok(rewrite > 0 && rewrite < text.indexOf("@type elasticsearch_genid"), "no rewrite before the id");
+    // The same pattern, read as JavaScript: the kubelet's rotation suffix goes, nothing else does.
+    const suffix = new RegExp(ROTATION_SUFFIX_RUBY.slice(1, -1));
+    const strip = (f: string) => f.replace(suffix, ".log");
+    assert.equal(strip("/var/log/pods/ns_p_u/app/0.log.20261129-103000"), "/var/log/pods/ns_p_u/app/0.log");
+    assert.equal(strip("/var/log/pods/ns_p_u/app/0.log"), "/var/log/pods/ns_p_u/app/0.log");
+    assert.equal(
+      strip("/var/log/pods/ns_p_u/app/0.log.20261129-103000.gz"),
+      "/var/log/pods/ns_p_u/app/0.log.20261129-103000.gz",
+    );
   });
 
   it("derives each id from where the line was read and the line itself, not at random", () => {

@@ -35,7 +35,7 @@ export class ContainerLog {
     readonly name: string,
   ) {
     this.containerId = createHash("sha256").update(`${pod.uid}/${name}`).digest("hex");
-    const dir = path.join(node.root, "pods", `${pod.namespace}_${pod.name}_${pod.uid}`, name);
+    const dir = path.join(node.podsDir, `${pod.namespace}_${pod.name}_${pod.uid}`, name);
     fs.mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, "0.log");
     fs.writeFileSync(this.file, "");
@@ -79,6 +79,7 @@ export class ContainerLog {
 
 export class NodeLogs {
   readonly containersDir: string;
+  readonly podsDir: string;
   /** Every line written, in order. */
   readonly written: WrittenLine[] = [];
   private counter = 0;
@@ -89,7 +90,9 @@ export class NodeLogs {
     private readonly run: string,
   ) {
     this.containersDir = path.join(root, "containers");
+    this.podsDir = path.join(root, "pods");
     fs.mkdirSync(this.containersDir, { recursive: true });
+    fs.mkdirSync(this.podsDir, { recursive: true });
   }
 
   container(pod: Pod, name: string): ContainerLog {

@@ -95,9 +95,21 @@ export function relocateAggregator(renderDir: string, dir: string, r: Relocation
   return path.join(dir, "fluent.conf");
 }
 
+/**
+ * What the rendered aggregator of a central stack "hub" with edges edge-a and edge-b reads from its
+ * environment (the fluentd-credentials Secret), as the tests fill it.
+ */
+export const TEST_SECRETS = {
+  FLUENT_SHARED_KEY: "test-shared-key",
+  ES_WRITER_PASSWORD: "test-es-writer-password",
+  FLUENT_PASSWORD_HUB: "hub-password",
+  FLUENT_PASSWORD_EDGE_A: "edge-a-password",
+  FLUENT_PASSWORD_EDGE_B: "edge-b-password",
+};
+
 export interface AgentRelocation {
-  /** Replaces /var/log/containers (the tail input's path, its exclusions and the kubernetes tag prefix). */
-  containersDir: string;
+  /** Replaces /var/log/pods (the tail input's paths, its exclusions and the kubernetes tag prefix). */
+  podsDir: string;
   /** Replaces the agent's host directory (tail DB and chunk storage). */
   stateDir: string;
   /** Holds ca.crt (and tls.crt, tls.key with client certificates), as the fluent-bit-tls Secret is mounted. */
@@ -112,17 +124,18 @@ export interface AgentRelocation {
   metricsPort: number;
 }
 
-/** Copies the rendered fluent-bit.conf to `dir`, relocated; returns its path. */
+/** Copies the rendered fluent-bit.conf and custom_parsers.conf to `dir`, relocated; returns the first's path. */
 export function relocateAgent(renderDir: string, dir: string, r: AgentRelocation): string {
   const file = "fluent-bit.conf";
   let text = fs.readFileSync(path.join(renderDir, "fluent-bit", file), "utf8");
+  fs.mkdirSync(dir, { recursive: true });
+  const customParsers = path.join(dir, "custom_parsers.conf");
+  fs.copyFileSync(path.join(renderDir, "fluent-bit", "custom_parsers.conf"), customParsers);
   const tagPrefix = (p: string) => `kube${p.replace(/\//g, ".")}.`;
   const rules: [string, string][] = [
-    ["/var/log/containers/", `${r.containersDir}/`],
-    [
-      `Kube_Tag_Prefix     ${tagPrefix("/var/log/containers")}\n`,
-      `Kube_Tag_Prefix     ${tagPrefix(r.containersDir)}\n`,
-    ],
+    ["/var/log/pods/", `${r.podsDir}/`],
+    [`Kube_Tag_Prefix     ${tagPrefix("/var/log/pods")}\n`, `Kube_Tag_Prefix     ${tagPrefix(r.podsDir)}\n`],
+    ["/fluent-bit/etc/conf/custom_parsers.conf\n", `${customParsers}\n`],
     ["/var/lib/fluent-bit/", `${r.stateDir}/`],
     ["/fluent-bit/tls/", `${r.tlsDir}/`],
     ["/fluent-bit/etc/parsers.conf\n", `${r.parsersFile}\n`],
@@ -136,7 +149,6 @@ export function relocateAgent(renderDir: string, dir: string, r: AgentRelocation
   for (const [from, to] of rules) {
     text = replaceAll(text, from, to, file);
   }
-  fs.mkdirSync(dir, { recursive: true });
   const out = path.join(dir, file);
   fs.writeFileSync(out, text);
   return out;
