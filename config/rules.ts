@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import { isQuantity, quantityValue } from "../lib/quantity";
-import { UNREGISTERED_CLUSTER } from "../lib/render/fluentd";
+import { UNREGISTERED_CLUSTER } from "../lib/records";
 
 /**
  * The rules config values are checked against. Each message completes "must be ...", because the

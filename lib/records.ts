@@ -22,6 +22,9 @@ export const RECORD_FIELDS = {
   stream: "stream",
 } as const;
 
+/** Records whose `cluster` is not a registered cluster go to this data stream instead of making new ones. */
+export const UNREGISTERED_CLUSTER = "unregistered";
+
 /**
  * What a record's id is computed from: where it was read (cluster, file, offset) and the line itself (the
  * runtime's nanosecond timestamp, the stream and the raw content). The same line read twice, after a

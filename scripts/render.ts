@@ -6,7 +6,7 @@
  * aggregator's Fluentd configuration as Fluentd loads it, and Fluent Bit's configuration.
  */
 import { parseArgs } from "node:util";
-import { renderStack } from "../lib/render/stack";
+import { renderStack } from "./renderStack";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

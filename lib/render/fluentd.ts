@@ -1,4 +1,4 @@
-import { ID_SEED_FIELDS, RECORD_FIELDS } from "../records";
+import { ID_SEED_FIELDS, RECORD_FIELDS, UNREGISTERED_CLUSTER } from "../records";
 import { directive, fromEnv, renderDirectives, type Directive } from "./directive";
 
 /** Where the aggregator's files are, inside its container (the chart mounts the buffer volume at /var/log/fluent). */
@@ -19,8 +19,6 @@ export function clusterPasswordEnv(cluster: string): string {
   return `FLUENT_PASSWORD_${cluster.toUpperCase().replace(/-/g, "_")}`;
 }
 
-/** Records whose `cluster` is not a registered cluster go to this data stream instead of making new ones. */
-export const UNREGISTERED_CLUSTER = "unregistered";
 
 /** The aggregator's forward `self_hostname`; clients must use a different one or the handshake fails. */
 export const AGGREGATOR_HOSTNAME = "efk-aggregator";

@@ -9,14 +9,15 @@ import {
   valueOf,
   type DeclaredResource,
   type StackOutputsSnapshot,
-} from "../offline";
-import { FLUENTD_MAIN_CONF } from "./fluentd";
-import { fluentBitConfFile, type FluentBitConfig } from "./fluentBit";
+} from "../lib/offline";
+import { FLUENTD_MAIN_CONF } from "../lib/render/fluentd";
+import { fluentBitConfFile, type FluentBitConfig } from "../lib/render/fluentBit";
 
 /** What a placeholder says in place of a value only a deployment can produce. */
 export const PLACEHOLDER = {
   secret: (name: string, field: string) => `GENERATED-SECRET(${name}.${field})`,
-  pem: (kind: string, name: string) => `-----BEGIN ${kind}-----\nGENERATED-AT-DEPLOY(${name})\n-----END ${kind}-----\n`,
+  pem: (kind: string, name: string) =>
+    `-----BEGIN ${kind}-----\nGENERATED-AT-DEPLOY(${name})\n-----END ${kind}-----\n`,
 };
 
 /** The `efk:*` settings of a stack file, as `pulumi config` would hand them to the program (strings). */
@@ -50,7 +51,7 @@ async function evaluate(
   declared.length = 0;
   setStackConfig(config);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const program = require("../../index") as Program;
+  const program = require("../index") as Program;
   const exported = await program();
   await settle();
   const outputs: Record<string, unknown> = {};
@@ -121,7 +122,11 @@ export function writeRender(outDir: string, resources: DeclaredResource[]): stri
     const header =
       `# Helm values of release ${i.name}: chart ${i.chart} ${i.version} from ${i.repositoryOpts.repo}, namespace ${i.namespace}.\n` +
       `# helm template ${i.name} ${i.chart} --repo ${i.repositoryOpts.repo} --version ${i.version} --namespace ${i.namespace} -f values/${i.name}.yaml\n`;
-    write(path.join(outDir, "values", `${i.name}.yaml`), header + stringify(i.values, { lineWidth: 0 }), written);
+    write(
+      path.join(outDir, "values", `${i.name}.yaml`),
+      header + stringify(i.values, { lineWidth: 0 }),
+      written,
+    );
 
     if (i.chart === "fluentd") {
       // The chart's layout: fluent.conf in /etc/fluent, the files it includes in /etc/fluent/config.d.
