@@ -76,7 +76,7 @@ export class Central extends pulumi.ComponentResource {
       {
         namespace: ns,
         namespaceName: args.namespace,
-        chart: { chart: "elasticsearch", version: args.esChartVersion, repo: args.elasticChartRepo },
+        chartRepo: args.elasticChartRepo,
         timeoutSeconds: args.helmTimeoutSeconds,
         replicas: args.esReplicas,
         imageTag: args.esImageTag,
@@ -102,7 +102,7 @@ export class Central extends pulumi.ComponentResource {
       {
         namespace: args.namespace,
         namespaceRef: ns,
-        chart: { chart: "kibana", version: args.kibanaChartVersion, repo: args.elasticChartRepo },
+        chartRepo: args.elasticChartRepo,
         timeoutSeconds: args.helmTimeoutSeconds,
         imageTag: args.kibanaImageTag,
         cpu: args.kibanaCpu,
@@ -127,7 +127,7 @@ export class Central extends pulumi.ComponentResource {
       {
         namespace: args.namespace,
         namespaceRef: ns,
-        chart: { chart: "fluentd", version: args.fluentdChartVersion, repo: args.fluentChartRepo },
+        chartRepo: args.fluentChartRepo,
         timeoutSeconds: args.helmTimeoutSeconds,
         replicas: args.fluentdReplicas,
         imageTag: args.fluentdImageTag,
@@ -155,7 +155,7 @@ export class Central extends pulumi.ComponentResource {
       `${name}-fluent-bit`,
       {
         namespaceRef: ns,
-        chart: { chart: "fluent-bit", version: args.fluentBitChartVersion, repo: args.fluentChartRepo },
+        chartRepo: args.fluentChartRepo,
         timeoutSeconds: args.helmTimeoutSeconds,
         clusterName: args.clusterName,
         namespace: args.namespace,

@@ -36,7 +36,7 @@ export class Edge extends pulumi.ComponentResource {
       `${name}-fluent-bit`,
       {
         namespaceRef: namespace.metadata.name,
-        chart: { chart: "fluent-bit", version: c.fluentBitChartVersion, repo: c.fluentChartRepo },
+        chartRepo: c.fluentChartRepo,
         timeoutSeconds: c.helmTimeoutSeconds,
         clusterName: c.clusterName,
         namespace: c.namespace,

@@ -10,8 +10,9 @@ import {
   indexSetupPodSpec,
   usersRolesFile,
   type ElasticsearchValuesInput,
+  ELASTICSEARCH_CHART,
 } from "../lib/values/elasticsearch";
-import { ChartSource, helmRelease } from "./helm";
+import { helmRelease } from "./helm";
 import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
 
@@ -20,8 +21,8 @@ export interface ElasticsearchArgs extends ElasticsearchValuesInput {
   namespace: pulumi.Input<string>;
   /** Namespace name as plain text, for the URL clients use. */
   namespaceName: string;
-  /** Chart, version and repository. */
-  chart: ChartSource;
+  /** Helm repository of the chart (the version is pinned with its values builder). */
+  chartRepo: string;
   /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
   /** CA certificate clients verify the HTTP layer with. */
@@ -99,7 +100,8 @@ export class Elasticsearch extends pulumi.ComponentResource {
     this.release = helmRelease(
       `${name}-release`,
       {
-        source: args.chart,
+        chart: ELASTICSEARCH_CHART,
+        repo: args.chartRepo,
         releaseName: RELEASES.elasticsearch,
         namespace: args.namespace,
         values: elasticsearchValues(args),

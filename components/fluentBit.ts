@@ -2,15 +2,20 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CA_KEY, RELEASES } from "../lib/names";
 import { FLUENT_BIT_ENV } from "../lib/render/fluentBit";
-import { FLUENT_BIT_SECRETS, fluentBitValues, type FluentBitValuesInput } from "../lib/values/fluentBit";
-import { ChartSource, helmRelease } from "./helm";
+import {
+  FLUENT_BIT_CHART,
+  FLUENT_BIT_SECRETS,
+  fluentBitValues,
+  type FluentBitValuesInput,
+} from "../lib/values/fluentBit";
+import { helmRelease } from "./helm";
 import { kubernetesSecret } from "./secrets";
 
 export interface FluentBitArgs extends Omit<FluentBitValuesInput, "clientCert"> {
   /** The Namespace resource's name (must exist). */
   namespaceRef: pulumi.Input<string>;
-  /** Chart, version and repository. */
-  chart: ChartSource;
+  /** Helm repository of the chart (the version is pinned with its values builder). */
+  chartRepo: string;
   /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
   /** The CA that signed the aggregator's certificate. */
@@ -55,7 +60,8 @@ export class FluentBit extends pulumi.ComponentResource {
     this.release = helmRelease(
       `${name}-release`,
       {
-        source: args.chart,
+        chart: FLUENT_BIT_CHART,
+        repo: args.chartRepo,
         releaseName: RELEASES.fluentBit,
         namespace: args.namespaceRef,
         values: fluentBitValues({ ...args, clientCert: args.clientCert !== undefined }),

@@ -2,8 +2,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CA_KEY, FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, RELEASES } from "../lib/names";
 import { FLUENTD_ENV, clusterPasswordEnv } from "../lib/render/fluentd";
-import { FLUENTD_SECRETS, fluentdValues, type FluentdValuesInput } from "../lib/values/fluentd";
-import { ChartSource, helmRelease } from "./helm";
+import {
+  FLUENTD_CHART,
+  FLUENTD_SECRETS,
+  fluentdValues,
+  type FluentdValuesInput,
+} from "../lib/values/fluentd";
+import { helmRelease } from "./helm";
 import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
 
@@ -12,8 +17,8 @@ export type ExternalServiceType = "LoadBalancer" | "NodePort" | "None";
 export interface FluentdArgs extends FluentdValuesInput {
   /** The Namespace resource's name (must exist). */
   namespaceRef: pulumi.Input<string>;
-  /** Chart, version and repository. */
-  chart: ChartSource;
+  /** Helm repository of the chart (the version is pinned with its values builder). */
+  chartRepo: string;
   /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
   /** Fluentd's server certificate (its SANs include the external names edges dial). */
@@ -87,7 +92,8 @@ export class Fluentd extends pulumi.ComponentResource {
     this.release = helmRelease(
       `${name}-release`,
       {
-        source: args.chart,
+        chart: FLUENTD_CHART,
+        repo: args.chartRepo,
         releaseName: RELEASES.fluentd,
         namespace: args.namespaceRef,
         values: fluentdValues(args),

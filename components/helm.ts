@@ -1,19 +1,19 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
-/** Where a chart comes from; every field pinned by the stack config. */
-export interface ChartSource {
+/** A chart and the exact version a values builder is written for (the `*_CHART` constants of lib/values). */
+export interface PinnedChart {
   /** Chart name in the repository, e.g. "elasticsearch". */
-  chart: string;
+  readonly chart: string;
   /** Exact chart version. */
-  version: string;
-  /** Repository URL. */
-  repo: string;
+  readonly version: string;
 }
 
 export interface ReleaseArgs {
-  /** Chart, version and repository. */
-  source: ChartSource;
+  /** Chart and version, pinned next to the values builder. */
+  chart: PinnedChart;
+  /** Repository URL (a mirror may serve it). */
+  repo: string;
   /** Helm release name: explicit, because chart object names (and so certificate SANs) derive from it. */
   releaseName: string;
   namespace: pulumi.Input<string>;
@@ -36,9 +36,9 @@ export function helmRelease(
     name,
     {
       name: args.releaseName,
-      chart: args.source.chart,
-      version: args.source.version,
-      repositoryOpts: { repo: args.source.repo },
+      chart: args.chart.chart,
+      version: args.chart.version,
+      repositoryOpts: { repo: args.repo },
       namespace: args.namespace,
       createNamespace: false,
       values: args.values,

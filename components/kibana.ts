@@ -1,16 +1,22 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RELEASES, kibanaUrl } from "../lib/names";
-import { KIBANA_KEY_ENVS, KIBANA_SECRETS, kibanaValues, type KibanaValuesInput } from "../lib/values/kibana";
-import { ChartSource, helmRelease } from "./helm";
+import {
+  KIBANA_CHART,
+  KIBANA_KEY_ENVS,
+  KIBANA_SECRETS,
+  kibanaValues,
+  type KibanaValuesInput,
+} from "../lib/values/kibana";
+import { helmRelease } from "./helm";
 import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
 
 export interface KibanaArgs extends KibanaValuesInput {
   /** The Namespace resource's name (must exist). */
   namespaceRef: pulumi.Input<string>;
-  /** Chart, version and repository. */
-  chart: ChartSource;
+  /** Helm repository of the chart (the version is pinned with its values builder). */
+  chartRepo: string;
   /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
   /** Kibana's server certificate. */
@@ -54,7 +60,8 @@ export class Kibana extends pulumi.ComponentResource {
     this.release = helmRelease(
       `${name}-release`,
       {
-        source: args.chart,
+        chart: KIBANA_CHART,
+        repo: args.chartRepo,
         releaseName: RELEASES.kibana,
         namespace: args.namespaceRef,
         values: kibanaValues(args),

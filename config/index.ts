@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   CONFIG_KEYS,
   CONFIG_NAMESPACE,
+  REMOVED_KEYS,
   type ConfigKey,
   type KeySpec,
   type Role,
@@ -168,7 +169,11 @@ export function loadConfig(source: ConfigSource): StackConfig {
   const problems = source
     .keys()
     .filter((k) => !isConfigKey(k))
-    .map(unknownKey);
+    .map((k) =>
+      Object.hasOwn(REMOVED_KEYS, k)
+        ? `${CONFIG_NAMESPACE}:${k} is no longer a setting: ${REMOVED_KEYS[k]}; remove it (pulumi config rm ${k})`
+        : unknownKey(k),
+    );
   const values: Record<string, unknown> = {};
   const roleRaw = source.get("role");
   const role: Role | undefined = roleRaw === "central" || roleRaw === "edge" ? roleRaw : undefined;

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import {
-  chartVersion,
   cidr,
   clusterName,
   hostList,
@@ -108,13 +107,6 @@ export const CONFIG_KEYS = {
     schema: z.number().int().min(60, "at least 60 seconds").max(7200, "at most 7200 seconds"),
     roles: BOTH,
   },
-  esChartVersion: {
-    type: "string",
-    description: "Version of the `elasticsearch` chart.",
-    default: "8.5.1",
-    schema: chartVersion,
-    roles: CENTRAL,
-  },
   esImageTag: {
     type: "string",
     description: "Elasticsearch image tag.",
@@ -176,13 +168,6 @@ export const CONFIG_KEYS = {
     schema: positiveQuantity,
     roles: CENTRAL,
   },
-  kibanaChartVersion: {
-    type: "string",
-    description: "Version of the `kibana` chart.",
-    default: "8.5.1",
-    schema: chartVersion,
-    roles: CENTRAL,
-  },
   kibanaImageTag: {
     type: "string",
     description: "Kibana image tag (keep it equal to the Elasticsearch one).",
@@ -231,13 +216,6 @@ export const CONFIG_KEYS = {
       "A `pulumi up` this many hours or fewer before a certificate expires replaces it (default 30 days).",
     default: 720,
     schema: hours,
-    roles: CENTRAL,
-  },
-  fluentdChartVersion: {
-    type: "string",
-    description: "Version of the `fluentd` chart.",
-    default: "0.6.0",
-    schema: chartVersion,
     roles: CENTRAL,
   },
   fluentdImageTag: {
@@ -342,13 +320,6 @@ export const CONFIG_KEYS = {
     schema: z.number().int("a whole number of days").min(1, "at least 1 day").max(3650, "at most 3650 days"),
     roles: CENTRAL,
   },
-  fluentBitChartVersion: {
-    type: "string",
-    description: "Version of the `fluent-bit` chart.",
-    default: "0.58.1",
-    schema: chartVersion,
-    roles: BOTH,
-  },
   fluentBitImageTag: {
     type: "string",
     description: "Fluent Bit image tag.",
@@ -413,6 +384,19 @@ export const CONFIG_KEYS = {
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
+/**
+ * Keys earlier versions had, and why they are gone: a stack that still sets one is refused with the
+ * reason, rather than the value being ignored.
+ */
+const PINNED_CHART =
+  "the chart version is pinned with the values written for it (another version's values differ in shape); the README names the versions";
+export const REMOVED_KEYS: Record<string, string> = {
+  esChartVersion: PINNED_CHART,
+  kibanaChartVersion: PINNED_CHART,
+  fluentdChartVersion: PINNED_CHART,
+  fluentBitChartVersion: PINNED_CHART,
+};
+
 /** Typed, validated configuration, one field per key of the table. Components never see raw config. */
 export interface StackConfig {
   role: Role;
@@ -424,7 +408,6 @@ export interface StackConfig {
   elasticChartRepo: string;
   fluentChartRepo: string;
   helmTimeoutSeconds: number;
-  esChartVersion: string;
   esImageTag: string;
   esReplicas: number;
   esAntiAffinity: "hard" | "soft";
@@ -433,7 +416,6 @@ export interface StackConfig {
   esStorageSize: string;
   esCpu: string;
   esMemory: string;
-  kibanaChartVersion: string;
   kibanaImageTag: string;
   kibanaHosts: string[];
   kibanaCpu: string;
@@ -441,7 +423,6 @@ export interface StackConfig {
   caValidityHours: number;
   certValidityHours: number;
   certRenewalHours: number;
-  fluentdChartVersion: string;
   fluentdImageTag: string;
   fluentdReplicas: number;
   fluentdCpu: string;
@@ -456,7 +437,6 @@ export interface StackConfig {
   fluentdLoadBalancerSourceRanges: string[];
   clientCertAuth: boolean;
   retentionDays: number;
-  fluentBitChartVersion: string;
   fluentBitImageTag: string;
   fluentBitCpu: string;
   fluentBitMemory: string;

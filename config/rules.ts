@@ -18,7 +18,6 @@ const IPV4 =
 const IPV6 = /^[0-9a-fA-F:]+:[0-9a-fA-F:.]*$/;
 // pulumi stack names: "stack", "project/stack" or "org/project/stack".
 export const STACK_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*\/){0,2}[A-Za-z0-9][-A-Za-z0-9_.]*$/;
-const SEMVER = /^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const QUANTITY_RULE =
   "a Kubernetes quantity such as 512Mi, 2Gi, 30Gi, 500m or 1 (binary suffixes Ki Mi Gi Ti)";
@@ -60,7 +59,6 @@ export const cidr = z
     "a CIDR range: an IPv4 address with /0 to /32 (203.0.113.0/24) or an IPv6 address with /0 to /128 (2001:db8::/32)",
   );
 
-export const chartVersion = z.string().refine((v) => SEMVER.test(v), "a chart version such as 8.5.1");
 export const imageTag = z.string().refine((v) => IMAGE_TAG.test(v), "a container image tag");
 export const httpsUrl = z
   .string()

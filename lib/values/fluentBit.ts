@@ -56,6 +56,13 @@ export function fluentBitConfig(v: FluentBitValuesInput): FluentBitConfig {
   });
 }
 
+/**
+ * The chart and the one version the values below are written for: another version's values differ in
+ * shape, and would be applied silently. A new chart version comes with its values, in a release of this
+ * project.
+ */
+export const FLUENT_BIT_CHART = { chart: "fluent-bit", version: "0.58.1" } as const;
+
 /** Values for the fluent/fluent-bit 0.58.1 chart: a DaemonSet on every node, host logs read-only. */
 export function fluentBitValues(v: FluentBitValuesInput): Record<string, unknown> {
   const hostPath = (path: string, type?: string) => ({ hostPath: { path, ...(type ? { type } : {}) } });

@@ -52,6 +52,13 @@ export function nodeHeapMiB(memory: string): number {
   return Math.floor((quantityBytes(memory) / 2 ** 20) * 0.75);
 }
 
+/**
+ * The chart and the one version the values below are written for: another version's values differ in
+ * shape, and would be applied silently. A new chart version comes with its values, in a release of this
+ * project.
+ */
+export const KIBANA_CHART = { chart: "kibana", version: "8.5.1" } as const;
+
 /** Values for the elastic/kibana 8.5.1 chart. */
 export function kibanaValues(v: KibanaValuesInput): Record<string, unknown> {
   return {

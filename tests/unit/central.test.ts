@@ -41,13 +41,13 @@ describe("central stack: Elasticsearch release", () => {
       esStorageSize: "100Gi",
       esMemory: "4Gi",
       esCpu: "2",
-      esChartVersion: "8.5.1",
     });
     es = find(RELEASE, "efk-elasticsearch-release");
   });
 
   it("pins chart, version and repository, with an explicit release name in the stack's namespace", () => {
     assert.equal(es.inputs.chart, "elasticsearch");
+    // The one version its values builder is written for.
     assert.equal(es.inputs.version, "8.5.1");
     assert.deepEqual(es.inputs.repositoryOpts, { repo: "https://helm.elastic.co" });
     assert.equal(es.inputs.name, "elasticsearch");

@@ -62,6 +62,12 @@ const BAD: { title: string; config: Record<string, string>; expect: RegExp }[] =
     expect: /efk:fluentBitBufferSize = "8Mi": must be at least 16Mi/,
   },
   {
+    title: "a chart version, which is no longer a setting",
+    config: { ...CENTRAL_CONFIG, fluentdChartVersion: "0.7.0" },
+    expect:
+      /efk:fluentdChartVersion is no longer a setting: the chart version is pinned with the values written for it .*; remove it \(pulumi config rm fluentdChartVersion\)/,
+  },
+  {
     title: "a negative backfill age",
     config: { ...CENTRAL_CONFIG, fluentBitBackfillHours: "-1" },
     expect: /efk:fluentBitBackfillHours = -1: must be 0 \(no limit\) or more hours/,
@@ -215,10 +221,7 @@ describe("configuration", () => {
     const cfg = load(CENTRAL_CONFIG);
     assert.equal(cfg.namespace, "logging");
     assert.equal(cfg.esReplicas, 3);
-    assert.equal(cfg.esChartVersion, "8.5.1");
-    assert.equal(cfg.kibanaChartVersion, "8.5.1");
-    assert.equal(cfg.fluentdChartVersion, "0.6.0");
-    assert.equal(cfg.fluentBitChartVersion, "0.58.1");
+    assert.equal(cfg.fluentBitBackfillHours, 24);
     assert.deepEqual(cfg.edgeClusters, []);
     assert.equal(cfg.certRenewalHours, 720);
   });
