@@ -1,6 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CA_KEY, FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, RELEASES } from "../lib/names";
+import {
+  CA_KEY,
+  FLUENTD_FORWARD_PORT,
+  FLUENTD_FULLNAME,
+  RELEASES,
+  type FluentdServiceType,
+} from "../lib/names";
 import { FLUENTD_ENV, clusterPasswordEnv } from "../lib/render/fluentd";
 import {
   FLUENTD_CHART,
@@ -11,8 +17,6 @@ import {
 import { helmRelease } from "./helm";
 import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
-
-export type ExternalServiceType = "LoadBalancer" | "NodePort" | "None";
 
 export interface FluentdArgs extends FluentdValuesInput {
   /** The Namespace resource's name (must exist). */
@@ -28,7 +32,7 @@ export interface FluentdArgs extends FluentdValuesInput {
   /** Password of the Elasticsearch user Fluentd writes as. */
   elasticsearchPassword: pulumi.Input<string>;
   /** How edge clusters reach the aggregator. */
-  externalServiceType: ExternalServiceType;
+  externalServiceType: FluentdServiceType;
   /** Node port of the external Service, for `NodePort`. */
   nodePort: number;
   /** CIDR ranges allowed to reach the external LoadBalancer; empty leaves the cloud's default. */

@@ -3,6 +3,7 @@ import {
   CONFIG_KEYS,
   CONFIG_NAMESPACE,
   REMOVED_KEYS,
+  STACK_CONFIG_SCHEMA,
   type ConfigKey,
   type KeySpec,
   type Role,
@@ -205,13 +206,21 @@ export function loadConfig(source: ConfigSource): StackConfig {
     }
   }
 
-  if (problems.length === 0) {
-    problems.push(...crossChecks(values as unknown as StackConfig));
-  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
-  return values as unknown as StackConfig;
+  // Every key holds a value its own rule accepted (or its default): this only gives them their types.
+  const parsed = STACK_CONFIG_SCHEMA.safeParse(values);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => problem(i.path.join("."), values[String(i.path[0])], i.message)),
+    );
+  }
+  const crossProblems = crossChecks(parsed.data);
+  if (crossProblems.length > 0) {
+    throw new ConfigError(crossProblems);
+  }
+  return parsed.data;
 }
 
 function crossChecks(c: StackConfig): string[] {

@@ -13,6 +13,7 @@ import {
   storageClass,
   uniqueList,
 } from "./rules";
+import { FLUENTD_SERVICE_TYPES } from "../lib/names";
 import { quantityValue } from "../lib/quantity";
 
 /**
@@ -267,7 +268,7 @@ export const CONFIG_KEYS = {
     description:
       "How edge clusters reach Fluentd: `LoadBalancer`, `NodePort`, or `None` (no external Service).",
     default: "LoadBalancer",
-    schema: z.enum(["LoadBalancer", "NodePort", "None"], { error: "one of: LoadBalancer, NodePort, None" }),
+    schema: z.enum(FLUENTD_SERVICE_TYPES, { error: `one of: ${FLUENTD_SERVICE_TYPES.join(", ")}` }),
     roles: CENTRAL,
   },
   fluentdNodePort: {
@@ -397,51 +398,16 @@ export const REMOVED_KEYS: Record<string, string> = {
   fluentBitChartVersion: PINNED_CHART,
 };
 
-/** Typed, validated configuration, one field per key of the table. Components never see raw config. */
-export interface StackConfig {
-  role: Role;
-  clusterName: string;
-  namespace: string;
-  /** Empty on central stacks. */
-  centralStack: string;
-  edgeClusters: string[];
-  elasticChartRepo: string;
-  fluentChartRepo: string;
-  helmTimeoutSeconds: number;
-  esImageTag: string;
-  esReplicas: number;
-  esAntiAffinity: "hard" | "soft";
-  esSysctlInitContainer: boolean;
-  esStorageClass: string;
-  esStorageSize: string;
-  esCpu: string;
-  esMemory: string;
-  kibanaImageTag: string;
-  kibanaHosts: string[];
-  kibanaCpu: string;
-  kibanaMemory: string;
-  caValidityHours: number;
-  certValidityHours: number;
-  certRenewalHours: number;
-  fluentdImageTag: string;
-  fluentdReplicas: number;
-  fluentdCpu: string;
-  fluentdMemory: string;
-  fluentdStorageClass: string;
-  fluentdStorageSize: string;
-  fluentdServiceType: "LoadBalancer" | "NodePort" | "None";
-  fluentdNodePort: number;
-  fluentdExternalHosts: string[];
-  fluentdExternalIps: string[];
-  /** CIDR ranges; empty: no `loadBalancerSourceRanges`, the cloud's default applies. */
-  fluentdLoadBalancerSourceRanges: string[];
-  clientCertAuth: boolean;
-  retentionDays: number;
-  fluentBitImageTag: string;
-  fluentBitCpu: string;
-  fluentBitMemory: string;
-  fluentBitBufferSize: string;
-  fluentBitBackfillHours: number;
-  fluentBitExcludeNamespaces: string[];
-  fluentBitExcludeContainers: string[];
+/** Each key's schema, under its key: what `StackConfig` is derived from. */
+function schemasOf<T extends Record<string, KeySpec>>(keys: T): { [K in keyof T]: T[K]["schema"] } {
+  // Object.fromEntries forgets which schema belongs to which key; the mapped type restores it.
+  return Object.fromEntries(Object.entries(keys).map(([k, spec]) => [k, spec.schema])) as {
+    [K in keyof T]: T[K]["schema"];
+  };
 }
+
+/** The whole configuration's schema: one field per key of the table, each with that key's rule. */
+export const STACK_CONFIG_SCHEMA = z.object(schemasOf(CONFIG_KEYS));
+
+/** Typed, validated configuration, one field per key of the table. Components never see raw config. */
+export type StackConfig = z.output<typeof STACK_CONFIG_SCHEMA>;

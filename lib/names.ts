@@ -83,6 +83,10 @@ function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
 
+/** How edge clusters reach the aggregator: a cloud load balancer, a port on every node, or not at all. */
+export const FLUENTD_SERVICE_TYPES = ["LoadBalancer", "NodePort", "None"] as const;
+export type FluentdServiceType = (typeof FLUENTD_SERVICE_TYPES)[number];
+
 /** Where a forwarder sends: the address it dials, and the name it checks the certificate against. */
 export interface ForwardEndpoint {
   host: string;
@@ -104,7 +108,7 @@ export function externalForwardEndpoint(
   namespace: string,
   hosts: string[],
   ips: string[],
-  serviceType: "LoadBalancer" | "NodePort" | "None",
+  serviceType: FluentdServiceType,
   nodePort: number,
 ): ForwardEndpoint | undefined {
   const host = hosts[0] ?? ips[0];
