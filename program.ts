@@ -1,19 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
-import { Central, type EdgeCredentials } from "./components/central";
+import { Central } from "./components/central";
 import { Edge } from "./components/edge";
-import type { ForwardEndpoint } from "./lib/names";
+import { CENTRAL_OUTPUTS, checkOutput, edgeCredentialsSchema, FORWARD_ENDPOINT } from "./lib/centralOutputs";
 
 /** Stack outputs. Everything secret is wrapped in `pulumi.secret` here, whatever the providers declare. */
 export type StackOutputs = Record<string, pulumi.Output<unknown>>;
-
-/** Names of the central stack's outputs that edge stacks read. */
-export const CENTRAL_OUTPUTS = {
-  endpoint: "forwardEndpoint",
-  caCertPem: "caCertPem",
-  sharedKey: "forwardSharedKey",
-  edgeCredentials: "edgeCredentials",
-} as const;
 
 /** Builds the central or the edge composition from validated configuration. */
 export async function deploy(cfg: StackConfig): Promise<StackOutputs> {
@@ -36,57 +28,13 @@ function deployCentral(cfg: StackConfig): StackOutputs {
   return outputs;
 }
 
-async function centralOutput(ref: pulumi.StackReference, name: string): Promise<unknown> {
-  const details = await ref.getOutputDetails(name);
-  return details.secretValue ?? details.value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
+function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function isFilledString(value: unknown): value is string {
-  return typeof value === "string" && value !== "";
-}
-
-// The checks below name fields, never their values: the credentials are secret.
-
-/** What is wrong with the central stack's forward endpoint; empty when it is a ForwardEndpoint. */
-function endpointProblems(endpoint: Record<string, unknown>): string[] {
-  const out: string[] = [];
-  if (!isFilledString(endpoint.host)) {
-    out.push("host must be a non-empty string");
-  }
-  const port = endpoint.port;
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    out.push("port must be a whole number from 1 to 65535");
-  }
-  if (!isFilledString(endpoint.serverName)) {
-    out.push("serverName must be a non-empty string");
-  }
-  return out;
-}
-
-/** What is wrong with this cluster's entry of the central stack's credentials; empty when it is usable. */
-function credentialProblems(entry: unknown, clusterName: string): string[] {
-  if (!isRecord(entry)) {
-    return ["it is not an object"];
-  }
-  const out: string[] = [];
-  if (entry.username !== clusterName) {
-    out.push(`username must be "${clusterName}"`);
-  }
-  if (!isFilledString(entry.password)) {
-    out.push("password must be a non-empty string");
-  }
-  const hasCert = entry.clientCertPem != null;
-  const hasKey = entry.clientKeyPem != null;
-  if (hasCert !== hasKey) {
-    out.push("clientCertPem and clientKeyPem must come together: one is missing");
-  } else if (hasCert && !(isFilledString(entry.clientCertPem) && isFilledString(entry.clientKeyPem))) {
-    out.push("clientCertPem and clientKeyPem must be non-empty strings");
-  }
-  return out;
+async function centralOutput(ref: pulumi.StackReference, name: string): Promise<unknown> {
+  const details = await ref.getOutputDetails(name);
+  return details.secretValue ?? details.value;
 }
 
 /**
@@ -104,7 +52,7 @@ async function deployEdge(cfg: StackConfig): Promise<StackOutputs> {
   ]);
   const on = `the central stack "${cfg.centralStack}" (efk:centralStack)`;
   const redeploy = `Is it deployed by the same version of this program as this edge? Update it (\`pulumi up --stack ${cfg.centralStack}\`) and try again`;
-  if (typeof caCertPem !== "string" || typeof sharedKey !== "string" || !isRecord(credentials)) {
+  if (typeof caCertPem !== "string" || typeof sharedKey !== "string" || !isObject(credentials)) {
     throw new pulumi.RunError(
       `${on} exports no ${CENTRAL_OUTPUTS.caCertPem}, ${CENTRAL_OUTPUTS.sharedKey} or ${CENTRAL_OUTPUTS.edgeCredentials}: ` +
         `is it a central stack, and has \`pulumi up\` run there?`,
@@ -121,12 +69,11 @@ async function deployEdge(cfg: StackConfig): Promise<StackOutputs> {
         `  pulumi up --stack ${cfg.centralStack}`,
     );
   }
-  const mine = credentials[cfg.clusterName];
-  const wrongCredentials = credentialProblems(mine, cfg.clusterName);
-  if (wrongCredentials.length > 0) {
+  const mine = checkOutput(edgeCredentialsSchema(cfg.clusterName), credentials[cfg.clusterName]);
+  if ("problems" in mine) {
     throw new pulumi.RunError(
       `${on} exports ${CENTRAL_OUTPUTS.edgeCredentials} whose entry for "${cfg.clusterName}" is malformed: ` +
-        `${wrongCredentials.join("; ")}. ${redeploy}`,
+        `${mine.problems.join("; ")}. ${redeploy}`,
     );
   }
   if (!endpoint) {
@@ -135,23 +82,14 @@ async function deployEdge(cfg: StackConfig): Promise<StackOutputs> {
         `efk:fluentdExternalHosts there, and run \`pulumi up\` on it`,
     );
   }
-  const wrongEndpoint = isRecord(endpoint) ? endpointProblems(endpoint) : ["it is not an object"];
-  if (wrongEndpoint.length > 0) {
+  const forward = checkOutput(FORWARD_ENDPOINT, endpoint);
+  if ("problems" in forward) {
     throw new pulumi.RunError(
-      `${on} exports a malformed ${CENTRAL_OUTPUTS.endpoint}: ${wrongEndpoint.join("; ")}. ${redeploy}`,
+      `${on} exports a malformed ${CENTRAL_OUTPUTS.endpoint}: ${forward.problems.join("; ")}. ${redeploy}`,
     );
   }
-  const checked = mine as EdgeCredentials;
-  // Only the fields checked above travel on, so nothing unexpected from the central reaches the edge.
-  const edgeCredentials: EdgeCredentials = {
-    username: checked.username,
-    password: checked.password,
-    ...(checked.clientCertPem != null
-      ? { clientCertPem: checked.clientCertPem, clientKeyPem: checked.clientKeyPem }
-      : {}),
-  };
-  const { host, port, serverName } = endpoint as ForwardEndpoint;
-  const forwardEndpoint: ForwardEndpoint = { host, port, serverName };
+  const edgeCredentials = mine.value;
+  const forwardEndpoint = forward.value;
   const edge = new Edge("efk", {
     config: cfg,
     endpoint: forwardEndpoint,

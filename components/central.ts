@@ -1,13 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import {
-  CA_KEY,
-  CA_SECRET,
-  ForwardEndpoint,
-  externalForwardEndpoint,
-  inClusterForwardEndpoint,
-} from "../lib/names";
+import type { EdgeCredentials, ForwardEndpoint } from "../lib/centralOutputs";
+import { CA_KEY, CA_SECRET, externalForwardEndpoint, inClusterForwardEndpoint } from "../lib/names";
 import { Elasticsearch } from "./elasticsearch";
 import { FluentBit } from "./fluentBit";
 import { Fluentd } from "./fluentd";
@@ -19,14 +14,6 @@ import { kubernetesSecret } from "./secrets";
 export const DATA_STREAM_PREFIX = "efk-logs";
 
 export type CentralArgs = Omit<StackConfig, "role" | "centralStack">;
-
-/** What an edge cluster needs to forward here: everything but the endpoint and CA is secret. */
-export interface EdgeCredentials {
-  username: string;
-  password: string;
-  clientCertPem?: string;
-  clientKeyPem?: string;
-}
 
 /**
  * The central cluster: PKI, Elasticsearch, Kibana, the Fluentd aggregator and a Fluent Bit for its own

@@ -1,8 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import type { ForwardEndpoint } from "../lib/names";
-import type { EdgeCredentials } from "./central";
+import type { EdgeCredentials, ForwardEndpoint } from "../lib/centralOutputs";
 import { FluentBit } from "./fluentBit";
 
 export type EdgeSettings = Omit<StackConfig, "role">;

@@ -3,6 +3,8 @@
  * URLs agree with what the charts render. The chart templates these mirror are cited beside each.
  */
 
+import type { ForwardEndpoint } from "./centralOutputs";
+
 /** Helm release names. Explicit, because several chart object names derive from them. */
 export const RELEASES = {
   elasticsearch: "elasticsearch",
@@ -86,13 +88,6 @@ function unique(values: string[]): string[] {
 /** How edge clusters reach the aggregator: a cloud load balancer, a port on every node, or not at all. */
 export const FLUENTD_SERVICE_TYPES = ["LoadBalancer", "NodePort", "None"] as const;
 export type FluentdServiceType = (typeof FLUENTD_SERVICE_TYPES)[number];
-
-/** Where a forwarder sends: the address it dials, and the name it checks the certificate against. */
-export interface ForwardEndpoint {
-  host: string;
-  port: number;
-  serverName: string;
-}
 
 /** The aggregator as forwarders on the central cluster reach it. */
 export function inClusterForwardEndpoint(namespace: string): ForwardEndpoint {

@@ -1,10 +1,10 @@
-import { RECORD_FIELDS } from "../records";
-
 /**
  * What the index-setup Job installs in Elasticsearch before Fluentd writes: the ILM policy and the one
  * index template of our data streams. Installing them as `elastic`, once, is what lets Fluentd's user hold
  * nothing but the right to add documents to `<prefix>-*` data streams.
  */
+
+import { RECORD_FIELDS } from "../records";
 
 export const SETUP_FILES = {
   policy: "ilm-policy.json",
