@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
-import { Central } from "./components/central";
+import { Central, type CentralArgs } from "./components/central";
 import { Edge } from "./components/edge";
+import type { FluentBitSettings } from "./components/fluentBit";
 import { CENTRAL_OUTPUTS, checkOutput, edgeCredentialsSchema, FORWARD_ENDPOINT } from "./lib/centralOutputs";
 
 /** Stack outputs. Everything secret is wrapped in `pulumi.secret` here, whatever the providers declare. */
@@ -12,8 +13,72 @@ export async function deploy(cfg: StackConfig): Promise<StackOutputs> {
   return cfg.role === "central" ? deployCentral(cfg) : deployEdge(cfg);
 }
 
+/** The node agents' settings, the same keys on central and edge stacks. */
+export function fluentBitSettings(cfg: StackConfig): FluentBitSettings {
+  return {
+    imageTag: cfg.fluentBitImageTag,
+    cpu: cfg.fluentBitCpu,
+    memory: cfg.fluentBitMemory,
+    bufferSize: cfg.fluentBitBufferSize,
+    backfillHours: cfg.fluentBitBackfillHours,
+    excludeNamespaces: cfg.fluentBitExcludeNamespaces,
+    excludeContainers: cfg.fluentBitExcludeContainers,
+  };
+}
+
+/** The central composition's arguments: the stack configuration, grouped by the part it configures. */
+export function centralArgs(cfg: StackConfig): CentralArgs {
+  return {
+    clusterName: cfg.clusterName,
+    namespace: cfg.namespace,
+    edgeClusters: cfg.edgeClusters,
+    helm: {
+      elasticRepo: cfg.elasticChartRepo,
+      fluentRepo: cfg.fluentChartRepo,
+      timeoutSeconds: cfg.helmTimeoutSeconds,
+    },
+    certificates: {
+      caValidityHours: cfg.caValidityHours,
+      certValidityHours: cfg.certValidityHours,
+      certRenewalHours: cfg.certRenewalHours,
+    },
+    elasticsearch: {
+      replicas: cfg.esReplicas,
+      imageTag: cfg.esImageTag,
+      antiAffinity: cfg.esAntiAffinity,
+      sysctlInitContainer: cfg.esSysctlInitContainer,
+      storageClass: cfg.esStorageClass,
+      storageSize: cfg.esStorageSize,
+      cpu: cfg.esCpu,
+      memory: cfg.esMemory,
+      retentionDays: cfg.retentionDays,
+    },
+    kibana: {
+      imageTag: cfg.kibanaImageTag,
+      cpu: cfg.kibanaCpu,
+      memory: cfg.kibanaMemory,
+      hosts: cfg.kibanaHosts,
+    },
+    fluentd: {
+      replicas: cfg.fluentdReplicas,
+      imageTag: cfg.fluentdImageTag,
+      cpu: cfg.fluentdCpu,
+      memory: cfg.fluentdMemory,
+      storageClass: cfg.fluentdStorageClass,
+      storageSize: cfg.fluentdStorageSize,
+      clientCertAuth: cfg.clientCertAuth,
+      serviceType: cfg.fluentdServiceType,
+      nodePort: cfg.fluentdNodePort,
+      externalHosts: cfg.fluentdExternalHosts,
+      externalIps: cfg.fluentdExternalIps,
+      loadBalancerSourceRanges: cfg.fluentdLoadBalancerSourceRanges,
+    },
+    fluentBit: fluentBitSettings(cfg),
+  };
+}
+
 function deployCentral(cfg: StackConfig): StackOutputs {
-  const central = new Central("efk", cfg);
+  const central = new Central("efk", centralArgs(cfg));
   const outputs: StackOutputs = {
     elasticsearchUrl: central.elasticsearchUrl,
     kibanaUrl: central.kibanaUrl,
@@ -88,15 +153,22 @@ async function deployEdge(cfg: StackConfig): Promise<StackOutputs> {
       `${on} exports a malformed ${CENTRAL_OUTPUTS.endpoint}: ${forward.problems.join("; ")}. ${redeploy}`,
     );
   }
-  const edgeCredentials = mine.value;
   const forwardEndpoint = forward.value;
+  const { password, clientCertPem, clientKeyPem } = mine.value;
   const edge = new Edge("efk", {
-    config: cfg,
+    clusterName: cfg.clusterName,
+    namespace: cfg.namespace,
+    chartRepo: cfg.fluentChartRepo,
+    timeoutSeconds: cfg.helmTimeoutSeconds,
+    fluentBit: fluentBitSettings(cfg),
     endpoint: forwardEndpoint,
     caCertPem,
     sharedKey: pulumi.secret(sharedKey),
-    credentials: pulumi.secret(edgeCredentials),
-    clientCert: edgeCredentials.clientCertPem !== undefined,
+    password: pulumi.secret(password),
+    clientCert:
+      clientCertPem !== undefined && clientKeyPem !== undefined
+        ? { certPem: pulumi.secret(clientCertPem), privateKeyPem: pulumi.secret(clientKeyPem) }
+        : undefined,
   });
   return {
     namespace: edge.namespace,

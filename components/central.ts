@@ -1,10 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config";
 import type { EdgeCredentials, ForwardEndpoint } from "../lib/centralOutputs";
 import { CA_KEY, CA_SECRET, externalForwardEndpoint, inClusterForwardEndpoint } from "../lib/names";
 import { Elasticsearch } from "./elasticsearch";
-import { FluentBit } from "./fluentBit";
+import type { FluentdServiceType } from "../lib/names";
+import type { ElasticsearchValuesInput } from "../lib/values/elasticsearch";
+import type { FluentdValuesInput } from "../lib/values/fluentd";
+import type { KibanaValuesInput } from "../lib/values/kibana";
+import { FluentBit, type FluentBitSettings } from "./fluentBit";
 import { Fluentd } from "./fluentd";
 import { Kibana } from "./kibana";
 import { Pki } from "./pki";
@@ -13,7 +16,63 @@ import { kubernetesSecret } from "./secrets";
 /** Data streams are named `<prefix>-<cluster>`; outside the built-in `logs-*-*` template on purpose. */
 export const DATA_STREAM_PREFIX = "efk-logs";
 
-export type CentralArgs = Omit<StackConfig, "role" | "centralStack">;
+/** Where the charts come from and how long a release may take. */
+export interface HelmSettings {
+  /** Repository of the elasticsearch and kibana charts. */
+  elasticRepo: string;
+  /** Repository of the fluentd and fluent-bit charts. */
+  fluentRepo: string;
+  /** How long each release may take to become ready. */
+  timeoutSeconds: number;
+}
+
+/** Lifetimes of the generated certificates, in hours. */
+export interface CertificateSettings {
+  caValidityHours: number;
+  certValidityHours: number;
+  /** A `pulumi up` within this many hours of a certificate's expiry replaces it. */
+  certRenewalHours: number;
+}
+
+/** The Elasticsearch cluster, and how long it keeps logs. */
+export interface ElasticsearchSettings extends Omit<ElasticsearchValuesInput, "dataStreamPrefix"> {
+  /** Days a cluster's logs are kept before ILM deletes them. */
+  retentionDays: number;
+}
+
+/** Kibana. */
+export type KibanaSettings = Omit<KibanaValuesInput, "namespace">;
+
+/** The Fluentd aggregator and how edges reach it. */
+export interface AggregatorSettings
+  extends Omit<FluentdValuesInput, "namespace" | "clusters" | "dataStreamPrefix"> {
+  /** How edge clusters reach the aggregator. */
+  serviceType: FluentdServiceType;
+  /** Node port of the external Service, with `NodePort`. */
+  nodePort: number;
+  /** DNS names edges reach the aggregator by (in its certificate); the first is their endpoint. */
+  externalHosts: string[];
+  /** IP addresses edges reach it by (in its certificate); the endpoint when no name is given. */
+  externalIps: string[];
+  /** CIDR ranges allowed to reach the external LoadBalancer; empty leaves the cloud's default. */
+  loadBalancerSourceRanges: string[];
+}
+
+export interface CentralArgs {
+  /** This cluster's name: the `cluster` field of its own records. */
+  clusterName: string;
+  /** Namespace of everything on the central cluster (created by this component). */
+  namespace: string;
+  /** Clusters allowed to forward here besides this one; each gets its own user and password. */
+  edgeClusters: string[];
+  helm: HelmSettings;
+  certificates: CertificateSettings;
+  elasticsearch: ElasticsearchSettings;
+  kibana: KibanaSettings;
+  fluentd: AggregatorSettings;
+  /** The central cluster's own node agents. */
+  fluentBit: FluentBitSettings;
+}
 
 /**
  * The central cluster: PKI, Elasticsearch, Kibana, the Fluentd aggregator and a Fluent Bit for its own
@@ -46,12 +105,12 @@ export class Central extends pulumi.ComponentResource {
       `${name}-pki`,
       {
         namespace: args.namespace,
-        kibanaHosts: args.kibanaHosts,
-        fluentdHosts: args.fluentdExternalHosts,
-        fluentdIps: args.fluentdExternalIps,
-        caValidityHours: args.caValidityHours,
-        certValidityHours: args.certValidityHours,
-        certRenewalHours: args.certRenewalHours,
+        kibanaHosts: args.kibana.hosts,
+        fluentdHosts: args.fluentd.externalHosts,
+        fluentdIps: args.fluentd.externalIps,
+        caValidityHours: args.certificates.caValidityHours,
+        certValidityHours: args.certificates.certValidityHours,
+        certRenewalHours: args.certificates.certRenewalHours,
       },
       { parent: this },
     );
@@ -61,25 +120,17 @@ export class Central extends pulumi.ComponentResource {
     const elasticsearch = new Elasticsearch(
       `${name}-elasticsearch`,
       {
-        namespace: ns,
-        namespaceName: args.namespace,
-        chartRepo: args.elasticChartRepo,
-        timeoutSeconds: args.helmTimeoutSeconds,
-        replicas: args.esReplicas,
-        imageTag: args.esImageTag,
-        antiAffinity: args.esAntiAffinity,
-        sysctlInitContainer: args.esSysctlInitContainer,
-        storageClass: args.esStorageClass,
-        storageSize: args.esStorageSize,
-        cpu: args.esCpu,
-        memory: args.esMemory,
+        ...args.elasticsearch,
+        namespace: args.namespace,
+        namespaceRef: ns,
+        chartRepo: args.helm.elasticRepo,
+        timeoutSeconds: args.helm.timeoutSeconds,
         dataStreamPrefix: DATA_STREAM_PREFIX,
         caCertPem: pki.caCertPem,
         http: pki.elasticsearchHttp,
         transport: pki.elasticsearchTransport,
         transportCaCertPem: pki.transportCaCertPem,
         caSecret,
-        retentionDays: args.retentionDays,
       },
       { parent: this },
     );
@@ -87,14 +138,11 @@ export class Central extends pulumi.ComponentResource {
     const kibana = new Kibana(
       `${name}-kibana`,
       {
+        ...args.kibana,
         namespace: args.namespace,
         namespaceRef: ns,
-        chartRepo: args.elasticChartRepo,
-        timeoutSeconds: args.helmTimeoutSeconds,
-        imageTag: args.kibanaImageTag,
-        cpu: args.kibanaCpu,
-        memory: args.kibanaMemory,
-        hosts: args.kibanaHosts,
+        chartRepo: args.helm.elasticRepo,
+        timeoutSeconds: args.helm.timeoutSeconds,
         cert: pki.kibana,
         after: [elasticsearch.release, caSecret],
       },
@@ -105,57 +153,44 @@ export class Central extends pulumi.ComponentResource {
     const clientCerts = Object.fromEntries(
       clusters.map((c) => [
         c,
-        args.clientCertAuth ? pki.issueClientCert(`${name}-pki-client-${c}`, c) : undefined,
+        args.fluentd.clientCertAuth ? pki.issueClientCert(`${name}-pki-client-${c}`, c) : undefined,
       ]),
     );
 
+    const { serviceType, nodePort, externalHosts, externalIps, loadBalancerSourceRanges, ...aggregator } =
+      args.fluentd;
     const fluentd = new Fluentd(
       `${name}-fluentd`,
       {
+        ...aggregator,
         namespace: args.namespace,
         namespaceRef: ns,
-        chartRepo: args.fluentChartRepo,
-        timeoutSeconds: args.helmTimeoutSeconds,
-        replicas: args.fluentdReplicas,
-        imageTag: args.fluentdImageTag,
-        cpu: args.fluentdCpu,
-        memory: args.fluentdMemory,
-        storageClass: args.fluentdStorageClass,
-        storageSize: args.fluentdStorageSize,
+        chartRepo: args.helm.fluentRepo,
+        timeoutSeconds: args.helm.timeoutSeconds,
         clusters,
-        clientCertAuth: args.clientCertAuth,
         dataStreamPrefix: DATA_STREAM_PREFIX,
         cert: pki.fluentd,
         caCertPem: pki.caCertPem,
         elasticsearchPassword: elasticsearch.writerPassword,
-        externalServiceType: args.fluentdServiceType,
-        nodePort: args.fluentdNodePort,
-        loadBalancerSourceRanges: args.fluentdLoadBalancerSourceRanges,
+        externalServiceType: serviceType,
+        nodePort,
+        loadBalancerSourceRanges,
         // Its user lives in Elasticsearch; its data streams need the template first.
         after: [elasticsearch.release, elasticsearch.indexSetup],
       },
       { parent: this },
     );
 
-    const local = inClusterForwardEndpoint(args.namespace);
     new FluentBit(
       `${name}-fluent-bit`,
       {
-        namespaceRef: ns,
-        chartRepo: args.fluentChartRepo,
-        timeoutSeconds: args.helmTimeoutSeconds,
         clusterName: args.clusterName,
         namespace: args.namespace,
-        imageTag: args.fluentBitImageTag,
-        cpu: args.fluentBitCpu,
-        memory: args.fluentBitMemory,
-        bufferSize: args.fluentBitBufferSize,
-        backfillHours: args.fluentBitBackfillHours,
-        excludeNamespaces: args.fluentBitExcludeNamespaces,
-        excludeContainers: args.fluentBitExcludeContainers,
-        host: local.host,
-        port: local.port,
-        tlsVhost: local.serverName,
+        namespaceRef: ns,
+        chartRepo: args.helm.fluentRepo,
+        timeoutSeconds: args.helm.timeoutSeconds,
+        settings: args.fluentBit,
+        endpoint: inClusterForwardEndpoint(args.namespace),
         caCertPem: pki.caCertPem,
         sharedKey: fluentd.sharedKey,
         password: fluentd.clusterPasswords[args.clusterName],
@@ -172,10 +207,10 @@ export class Central extends pulumi.ComponentResource {
     this.elasticPassword = elasticsearch.elasticPassword;
     this.forwardEndpoint = externalForwardEndpoint(
       args.namespace,
-      args.fluentdExternalHosts,
-      args.fluentdExternalIps,
-      args.fluentdServiceType,
-      args.fluentdNodePort,
+      externalHosts,
+      externalIps,
+      serviceType,
+      nodePort,
     );
     this.forwardSharedKey = fluentd.sharedKey;
     this.edgeCredentials = pulumi.secret(

@@ -1,21 +1,29 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config";
-import type { EdgeCredentials, ForwardEndpoint } from "../lib/centralOutputs";
-import { FluentBit } from "./fluentBit";
-
-export type EdgeSettings = Omit<StackConfig, "role">;
+import type { ForwardEndpoint } from "../lib/centralOutputs";
+import { FluentBit, type FluentBitSettings } from "./fluentBit";
+import type { IssuedCert } from "./pki";
 
 export interface EdgeArgs {
-  /** This stack's validated configuration. */
-  config: EdgeSettings;
-  /** From the central stack: where to send, the CA to verify it with, the shared key and our credentials. */
+  /** This cluster's name: the `cluster` field on its records and its forward user. */
+  clusterName: string;
+  /** Namespace for the agents (created by this component). */
+  namespace: string;
+  /** Helm repository of the fluent-bit chart. */
+  chartRepo: string;
+  /** How long Helm may wait for the release to be ready. */
+  timeoutSeconds: number;
+  fluentBit: FluentBitSettings;
+  /** From the central stack: where to send, and the name its certificate carries. */
   endpoint: ForwardEndpoint;
+  /** From the central stack: the CA to verify the aggregator with. */
   caCertPem: pulumi.Input<string>;
+  /** From the central stack: the aggregator's shared key (secret). */
   sharedKey: pulumi.Input<string>;
-  credentials: pulumi.Input<EdgeCredentials>;
-  /** Whether the central aggregator requires client certificates. */
-  clientCert: boolean;
+  /** From the central stack: this cluster's forward password (secret). */
+  password: pulumi.Input<string>;
+  /** From the central stack, when the aggregator requires one: this cluster's client certificate. */
+  clientCert?: IssuedCert;
 }
 
 /** An edge cluster: its namespace and Fluent Bit, shipping to the central aggregator. */
@@ -24,40 +32,25 @@ export class Edge extends pulumi.ComponentResource {
 
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("efk:stack:Edge", name, {}, opts);
-    const c = args.config;
     const namespace = new k8s.core.v1.Namespace(
       `${name}-namespace`,
-      { metadata: { name: c.namespace, labels: { "app.kubernetes.io/part-of": "efk-pulumi" } } },
+      { metadata: { name: args.namespace, labels: { "app.kubernetes.io/part-of": "efk-pulumi" } } },
       { parent: this },
     );
-    const creds = pulumi.secret(pulumi.output(args.credentials));
     new FluentBit(
       `${name}-fluent-bit`,
       {
+        clusterName: args.clusterName,
+        namespace: args.namespace,
         namespaceRef: namespace.metadata.name,
-        chartRepo: c.fluentChartRepo,
-        timeoutSeconds: c.helmTimeoutSeconds,
-        clusterName: c.clusterName,
-        namespace: c.namespace,
-        imageTag: c.fluentBitImageTag,
-        cpu: c.fluentBitCpu,
-        memory: c.fluentBitMemory,
-        bufferSize: c.fluentBitBufferSize,
-        backfillHours: c.fluentBitBackfillHours,
-        excludeNamespaces: c.fluentBitExcludeNamespaces,
-        excludeContainers: c.fluentBitExcludeContainers,
-        host: args.endpoint.host,
-        port: args.endpoint.port,
-        tlsVhost: args.endpoint.serverName,
+        chartRepo: args.chartRepo,
+        timeoutSeconds: args.timeoutSeconds,
+        settings: args.fluentBit,
+        endpoint: args.endpoint,
         caCertPem: args.caCertPem,
         sharedKey: pulumi.secret(args.sharedKey),
-        password: creds.password,
-        clientCert: args.clientCert
-          ? {
-              certPem: creds.apply((x) => x.clientCertPem ?? ""),
-              privateKeyPem: creds.apply((x) => x.clientKeyPem ?? ""),
-            }
-          : undefined,
+        password: pulumi.secret(args.password),
+        clientCert: args.clientCert,
       },
       { parent: this },
     );

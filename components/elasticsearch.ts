@@ -17,10 +17,10 @@ import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
 
 export interface ElasticsearchArgs extends ElasticsearchValuesInput {
-  /** Namespace to deploy into (must exist). */
-  namespace: pulumi.Input<string>;
-  /** Namespace name as plain text, for the URL clients use. */
-  namespaceName: string;
+  /** The namespace to deploy into, for the URL clients use. */
+  namespace: string;
+  /** The Namespace resource's name output: what the release waits for. */
+  namespaceRef: pulumi.Input<string>;
   /** Helm repository of the chart (the version is pinned with its values builder). */
   chartRepo: string;
   /** How long Helm may wait for the release to be ready. */
@@ -67,14 +67,14 @@ export class Elasticsearch extends pulumi.ComponentResource {
     const credentials = kubernetesSecret(
       `${name}-credentials`,
       ES_SECRETS.credentials,
-      args.namespace,
+      args.namespaceRef,
       { username: "elastic", password: elastic.result },
       this,
     );
     const tlsSecret = kubernetesSecret(
       `${name}-tls`,
       ES_SECRETS.tls,
-      args.namespace,
+      args.namespaceRef,
       {
         [ES_TLS_KEYS.httpCert]: args.http.certPem,
         [ES_TLS_KEYS.httpKey]: args.http.privateKeyPem,
@@ -88,7 +88,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
     const fileRealm = kubernetesSecret(
       `${name}-file-realm`,
       ES_SECRETS.fileRealm,
-      args.namespace,
+      args.namespaceRef,
       {
         // Elasticsearch reads bcrypt hashes ($2a$) from the file realm; the password itself never lands here.
         users: pulumi.interpolate`${FLUENTD_WRITER_USER}:${writer.bcryptHash}\n`,
@@ -103,7 +103,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
         chart: ELASTICSEARCH_CHART,
         repo: args.chartRepo,
         releaseName: RELEASES.elasticsearch,
-        namespace: args.namespace,
+        namespace: args.namespaceRef,
         values: elasticsearchValues(args),
         timeoutSeconds: args.timeoutSeconds,
       },
@@ -114,7 +114,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
     const setupConfig = new k8s.core.v1.ConfigMap(
       `${name}-index-setup`,
       {
-        metadata: { namespace: args.namespace },
+        metadata: { namespace: args.namespaceRef },
         data: setupFiles(args.dataStreamPrefix, args.retentionDays, args.replicas),
       },
       { parent: this },
@@ -122,7 +122,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
     this.indexSetup = new k8s.batch.v1.Job(
       `${name}-index-setup`,
       {
-        metadata: { namespace: args.namespace, labels: { "app.kubernetes.io/part-of": "efk-pulumi" } },
+        metadata: { namespace: args.namespaceRef, labels: { "app.kubernetes.io/part-of": "efk-pulumi" } },
         spec: {
           backoffLimit: 10,
           template: {
@@ -132,7 +132,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
               .apply(([configMapName, caSecretName]) =>
                 indexSetupPodSpec({
                   imageTag: args.imageTag,
-                  url: elasticsearchUrl(args.namespaceName),
+                  url: elasticsearchUrl(args.namespace),
                   configMapName,
                   caSecretName,
                 }),
@@ -143,7 +143,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.release, credentials] },
     );
 
-    this.url = pulumi.output(elasticsearchUrl(args.namespaceName));
+    this.url = pulumi.output(elasticsearchUrl(args.namespace));
     this.elasticPassword = pulumi.secret(elastic.result);
     this.writerPassword = pulumi.secret(writer.result);
 

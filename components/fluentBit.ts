@@ -2,22 +2,44 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CA_KEY, RELEASES } from "../lib/names";
 import { FLUENT_BIT_ENV } from "../lib/render/fluentBit";
-import {
-  FLUENT_BIT_CHART,
-  FLUENT_BIT_SECRETS,
-  fluentBitValues,
-  type FluentBitValuesInput,
-} from "../lib/values/fluentBit";
+import { FLUENT_BIT_CHART, FLUENT_BIT_SECRETS, fluentBitValues } from "../lib/values/fluentBit";
+import type { ForwardEndpoint } from "../lib/centralOutputs";
 import { helmRelease } from "./helm";
+import type { IssuedCert } from "./pki";
 import { kubernetesSecret } from "./secrets";
 
-export interface FluentBitArgs extends Omit<FluentBitValuesInput, "clientCert"> {
-  /** The Namespace resource's name (must exist). */
+/** What a stack's configuration says about its node agents: the same settings on central and edge stacks. */
+export interface FluentBitSettings {
+  /** Fluent Bit image tag. */
+  imageTag: string;
+  /** CPU request per pod. */
+  cpu: string;
+  /** Memory request and limit per pod. */
+  memory: string;
+  /** Disk each node may use to buffer records while the aggregator is unreachable (a Kubernetes quantity). */
+  bufferSize: string;
+  /** Files not written to for this many hours are not read (0: no limit). */
+  backfillHours: number;
+  /** Namespaces whose container logs are never read. */
+  excludeNamespaces: string[];
+  /** Container names whose logs are never read. */
+  excludeContainers: string[];
+}
+
+export interface FluentBitArgs {
+  /** This cluster's name: the `cluster` field on its records and its forward user. */
+  clusterName: string;
+  /** The namespace Fluent Bit is deployed to. */
+  namespace: string;
+  /** The Namespace resource's name output: what the release waits for. */
   namespaceRef: pulumi.Input<string>;
   /** Helm repository of the chart (the version is pinned with its values builder). */
   chartRepo: string;
   /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
+  settings: FluentBitSettings;
+  /** Where the aggregator is, and the name its certificate must carry. */
+  endpoint: ForwardEndpoint;
   /** The CA that signed the aggregator's certificate. */
   caCertPem: pulumi.Input<string>;
   /** The aggregator's shared key. */
@@ -25,7 +47,7 @@ export interface FluentBitArgs extends Omit<FluentBitValuesInput, "clientCert"> 
   /** This cluster's forward password. */
   password: pulumi.Input<string>;
   /** This cluster's client certificate, when the aggregator requires one. */
-  clientCert?: { certPem: pulumi.Input<string>; privateKeyPem: pulumi.Input<string> };
+  clientCert?: IssuedCert;
   /** What must be ready first (on the central cluster, the aggregator). */
   after?: pulumi.Resource[];
 }
@@ -64,7 +86,13 @@ export class FluentBit extends pulumi.ComponentResource {
         repo: args.chartRepo,
         releaseName: RELEASES.fluentBit,
         namespace: args.namespaceRef,
-        values: fluentBitValues({ ...args, clientCert: args.clientCert !== undefined }),
+        values: fluentBitValues({
+          ...args.settings,
+          clusterName: args.clusterName,
+          namespace: args.namespace,
+          endpoint: args.endpoint,
+          clientCert: args.clientCert !== undefined,
+        }),
         timeoutSeconds: args.timeoutSeconds,
       },
       { parent: this, dependsOn: [...(args.after ?? []), envSecret, tlsSecret] },

@@ -1,3 +1,4 @@
+import type { ForwardEndpoint } from "../centralOutputs";
 import { quantityBytes } from "../quantity";
 import { FLUENT_BIT_PATHS, renderFluentBitConfig, type FluentBitConfig } from "../render/fluentBit";
 
@@ -27,11 +28,8 @@ export interface FluentBitValuesInput {
   excludeNamespaces: string[];
   /** Container names whose logs are never read. */
   excludeContainers: string[];
-  /** The aggregator's address as this cluster reaches it. */
-  host: string;
-  port: number;
-  /** The name to verify the aggregator's certificate against. */
-  tlsVhost: string;
+  /** The aggregator as this cluster reaches it, and the name its certificate must carry. */
+  endpoint: ForwardEndpoint;
   /** Whether the aggregator requires a client certificate (then the TLS Secret holds tls.crt and tls.key). */
   clientCert: boolean;
 }
@@ -41,9 +39,9 @@ export function fluentBitConfig(v: FluentBitValuesInput): FluentBitConfig {
   return renderFluentBitConfig({
     clusterName: v.clusterName,
     forward: {
-      host: v.host,
-      port: v.port,
-      tlsVhost: v.tlsVhost,
+      host: v.endpoint.host,
+      port: v.endpoint.port,
+      tlsVhost: v.endpoint.serverName,
       caFile: tls("ca.crt"),
       clientCert: v.clientCert ? { certFile: tls("tls.crt"), keyFile: tls("tls.key") } : undefined,
     },
