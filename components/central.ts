@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeCredentials, ForwardEndpoint } from "../lib/centralOutputs";
-import { CA_KEY, CA_SECRET, externalForwardEndpoint, inClusterForwardEndpoint } from "../lib/names";
+import { externalForwardEndpoint, inClusterForwardEndpoint } from "../lib/names";
+import { SECRETS } from "../lib/secrets";
 import { Elasticsearch } from "./elasticsearch";
 import type { FluentdServiceType } from "../lib/names";
 import type { ElasticsearchValuesInput } from "../lib/values/elasticsearch";
@@ -115,7 +116,13 @@ export class Central extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const caSecret = kubernetesSecret(`${name}-ca`, CA_SECRET, ns, { [CA_KEY]: pki.caCertPem }, this);
+    const caSecret = kubernetesSecret(
+      `${name}-ca`,
+      SECRETS.ca.name,
+      ns,
+      { [SECRETS.ca.keys.ca]: pki.caCertPem },
+      this,
+    );
 
     const elasticsearch = new Elasticsearch(
       `${name}-elasticsearch`,

@@ -3,8 +3,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { RELEASES, elasticsearchUrl } from "../lib/names";
 import { setupFiles } from "../lib/render/esSetup";
 import {
-  ES_SECRETS,
-  ES_TLS_KEYS,
   FLUENTD_WRITER_USER,
   elasticsearchValues,
   indexSetupPodSpec,
@@ -12,6 +10,7 @@ import {
   type ElasticsearchValuesInput,
   ELASTICSEARCH_CHART,
 } from "../lib/values/elasticsearch";
+import { SECRETS } from "../lib/secrets";
 import { helmRelease } from "./helm";
 import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
@@ -66,33 +65,36 @@ export class Elasticsearch extends pulumi.ComponentResource {
 
     const credentials = kubernetesSecret(
       `${name}-credentials`,
-      ES_SECRETS.credentials,
+      SECRETS.esCredentials.name,
       args.namespaceRef,
-      { username: "elastic", password: elastic.result },
+      {
+        [SECRETS.esCredentials.keys.username]: "elastic",
+        [SECRETS.esCredentials.keys.password]: elastic.result,
+      },
       this,
     );
     const tlsSecret = kubernetesSecret(
       `${name}-tls`,
-      ES_SECRETS.tls,
+      SECRETS.esTls.name,
       args.namespaceRef,
       {
-        [ES_TLS_KEYS.httpCert]: args.http.certPem,
-        [ES_TLS_KEYS.httpKey]: args.http.privateKeyPem,
-        [ES_TLS_KEYS.ca]: args.caCertPem,
-        [ES_TLS_KEYS.transportCert]: args.transport.certPem,
-        [ES_TLS_KEYS.transportKey]: args.transport.privateKeyPem,
-        [ES_TLS_KEYS.transportCa]: args.transportCaCertPem,
+        [SECRETS.esTls.keys.httpCert]: args.http.certPem,
+        [SECRETS.esTls.keys.httpKey]: args.http.privateKeyPem,
+        [SECRETS.esTls.keys.ca]: args.caCertPem,
+        [SECRETS.esTls.keys.transportCert]: args.transport.certPem,
+        [SECRETS.esTls.keys.transportKey]: args.transport.privateKeyPem,
+        [SECRETS.esTls.keys.transportCa]: args.transportCaCertPem,
       },
       this,
     );
     const fileRealm = kubernetesSecret(
       `${name}-file-realm`,
-      ES_SECRETS.fileRealm,
+      SECRETS.esFileRealm.name,
       args.namespaceRef,
       {
         // Elasticsearch reads bcrypt hashes ($2a$) from the file realm; the password itself never lands here.
-        users: pulumi.interpolate`${FLUENTD_WRITER_USER}:${writer.bcryptHash}\n`,
-        users_roles: usersRolesFile(),
+        [SECRETS.esFileRealm.keys.users]: pulumi.interpolate`${FLUENTD_WRITER_USER}:${writer.bcryptHash}\n`,
+        [SECRETS.esFileRealm.keys.usersRoles]: usersRolesFile(),
       },
       this,
     );

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CA_KEY, RELEASES } from "../lib/names";
-import { FLUENT_BIT_ENV } from "../lib/render/fluentBit";
-import { FLUENT_BIT_CHART, FLUENT_BIT_SECRETS, fluentBitValues } from "../lib/values/fluentBit";
 import type { ForwardEndpoint } from "../lib/centralOutputs";
+import { RELEASES } from "../lib/names";
+import { SECRETS } from "../lib/secrets";
+import { FLUENT_BIT_CHART, fluentBitValues } from "../lib/values/fluentBit";
 import { helmRelease } from "./helm";
 import type { IssuedCert } from "./pki";
 import { kubernetesSecret } from "./secrets";
@@ -61,19 +61,23 @@ export class FluentBit extends pulumi.ComponentResource {
 
     const envSecret = kubernetesSecret(
       `${name}-credentials`,
-      FLUENT_BIT_SECRETS.env,
+      SECRETS.fluentBitEnv.name,
       args.namespaceRef,
-      { [FLUENT_BIT_ENV.sharedKey]: args.sharedKey, [FLUENT_BIT_ENV.password]: args.password },
+      {
+        [SECRETS.fluentBitEnv.keys.sharedKey]: args.sharedKey,
+        [SECRETS.fluentBitEnv.keys.password]: args.password,
+      },
       this,
     );
-    const tlsData: Record<string, pulumi.Input<string>> = { [CA_KEY]: args.caCertPem };
+    const keys = SECRETS.fluentBitTls.keys;
+    const tlsData: Record<string, pulumi.Input<string>> = { [keys.ca]: args.caCertPem };
     if (args.clientCert) {
-      tlsData["tls.crt"] = args.clientCert.certPem;
-      tlsData["tls.key"] = args.clientCert.privateKeyPem;
+      tlsData[keys.cert] = args.clientCert.certPem;
+      tlsData[keys.key] = args.clientCert.privateKeyPem;
     }
     const tlsSecret = kubernetesSecret(
       `${name}-tls`,
-      FLUENT_BIT_SECRETS.tls,
+      SECRETS.fluentBitTls.name,
       args.namespaceRef,
       tlsData,
       this,

@@ -1,19 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  CA_KEY,
-  FLUENTD_FORWARD_PORT,
-  FLUENTD_FULLNAME,
-  RELEASES,
-  type FluentdServiceType,
-} from "../lib/names";
+import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, RELEASES, type FluentdServiceType } from "../lib/names";
 import { FLUENTD_ENV, clusterPasswordEnv } from "../lib/render/fluentd";
-import {
-  FLUENTD_CHART,
-  FLUENTD_SECRETS,
-  fluentdValues,
-  type FluentdValuesInput,
-} from "../lib/values/fluentd";
+import { FLUENTD_CHART, fluentdValues, type FluentdValuesInput } from "../lib/values/fluentd";
+import { SECRETS } from "../lib/secrets";
 import { helmRelease } from "./helm";
 import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
@@ -76,19 +66,19 @@ export class Fluentd extends pulumi.ComponentResource {
 
     const envSecret = kubernetesSecret(
       `${name}-credentials`,
-      FLUENTD_SECRETS.env,
+      SECRETS.fluentdEnv.name,
       args.namespaceRef,
       env,
       this,
     );
     const tlsSecret = kubernetesSecret(
       `${name}-tls`,
-      FLUENTD_SECRETS.tls,
+      SECRETS.fluentdTls.name,
       args.namespaceRef,
       {
-        "tls.crt": args.cert.certPem,
-        "tls.key": args.cert.privateKeyPem,
-        [CA_KEY]: args.caCertPem,
+        [SECRETS.fluentdTls.keys.cert]: args.cert.certPem,
+        [SECRETS.fluentdTls.keys.key]: args.cert.privateKeyPem,
+        [SECRETS.fluentdTls.keys.ca]: args.caCertPem,
       },
       this,
     );

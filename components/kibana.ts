@@ -1,13 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RELEASES, kibanaUrl } from "../lib/names";
-import {
-  KIBANA_CHART,
-  KIBANA_KEY_ENVS,
-  KIBANA_SECRETS,
-  kibanaValues,
-  type KibanaValuesInput,
-} from "../lib/values/kibana";
+import { KIBANA_CHART, kibanaValues, type KibanaValuesInput } from "../lib/values/kibana";
+import { KIBANA_KEY_ENVS, SECRETS } from "../lib/secrets";
 import { helmRelease } from "./helm";
 import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
@@ -39,9 +34,12 @@ export class Kibana extends pulumi.ComponentResource {
 
     const tlsSecret = kubernetesSecret(
       `${name}-tls`,
-      KIBANA_SECRETS.tls,
+      SECRETS.kibanaTls.name,
       args.namespaceRef,
-      { "tls.crt": args.cert.certPem, "tls.key": args.cert.privateKeyPem },
+      {
+        [SECRETS.kibanaTls.keys.cert]: args.cert.certPem,
+        [SECRETS.kibanaTls.keys.key]: args.cert.privateKeyPem,
+      },
       this,
       "kubernetes.io/tls",
     );
@@ -51,7 +49,7 @@ export class Kibana extends pulumi.ComponentResource {
     }
     const encryptionKeys = kubernetesSecret(
       `${name}-encryption-keys`,
-      KIBANA_SECRETS.encryptionKeys,
+      SECRETS.kibanaEncryptionKeys.name,
       args.namespaceRef,
       keys,
       this,

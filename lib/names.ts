@@ -22,13 +22,6 @@ export const ES_HEADLESS_SERVICE = `${ES_UNAME}-headless`;
 export const ES_CREDENTIALS_SECRET = `${ES_UNAME}-credentials`;
 export const ES_HTTP_PORT = 9200;
 
-/**
- * The CA certificate alone (key `ca.crt`), for clients: Kibana and Fluentd mount this whole Secret, so it
- * must never carry a private key.
- */
-export const CA_SECRET = "efk-ca";
-export const CA_KEY = "ca.crt";
-
 /** kibana chart: `<release>-kibana` names the Deployment, the Service and the token Secret's prefix. */
 export const KIBANA_FULLNAME = `${RELEASES.kibana}-kibana`;
 export const KIBANA_PORT = 5601;

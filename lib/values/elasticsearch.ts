@@ -1,26 +1,10 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { stringify } from "yaml";
-import { ES_CLUSTER_NAME, ES_CREDENTIALS_SECRET, ES_NODE_GROUP, ES_UNAME } from "../names";
-
-/** Secret names the Elasticsearch release mounts; the component creates Secrets with exactly these names. */
-export const ES_SECRETS = {
-  credentials: ES_CREDENTIALS_SECRET,
-  tls: `${ES_UNAME}-tls`,
-  fileRealm: `${ES_UNAME}-file-realm`,
-} as const;
+import { ES_CLUSTER_NAME, ES_NODE_GROUP } from "../names";
+import { SECRETS } from "../secrets";
 
 export const ES_CONFIG_DIR = "/usr/share/elasticsearch/config";
 export const ES_CERTS_DIR = `${ES_CONFIG_DIR}/certs`;
-
-/** Keys of the TLS Secret. */
-export const ES_TLS_KEYS = {
-  httpCert: "http.crt",
-  httpKey: "http.key",
-  ca: "ca.crt",
-  transportCert: "transport.crt",
-  transportKey: "transport.key",
-  transportCa: "transport-ca.crt",
-} as const;
 
 /** The least-privilege role Fluentd writes with: its own data streams, their template and ILM policy. */
 export const FLUENTD_WRITER_ROLE = "efk_fluentd_writer";
@@ -55,7 +39,7 @@ export interface ElasticsearchValuesInput {
 
 /** elasticsearch.yml: security on, TLS on both layers with our CAs; the chart sets none of it when createCert is false. */
 export function elasticsearchYml(): string {
-  const c = (key: keyof typeof ES_TLS_KEYS) => `${ES_CERTS_DIR}/${ES_TLS_KEYS[key]}`;
+  const c = (key: keyof typeof SECRETS.esTls.keys) => `${ES_CERTS_DIR}/${SECRETS.esTls.keys[key]}`;
   return stringify({
     "xpack.security.enabled": true,
     "xpack.security.enrollment.enabled": false,
@@ -124,11 +108,13 @@ export function indexSetupPodSpec(v: IndexSetupPodInput): k8s.types.input.core.v
         command: ["sh", `${SETUP_DIR}/setup.sh`],
         env: [
           { name: "ES_URL", value: v.url },
-          { name: "CA_FILE", value: `${SETUP_CA_DIR}/ca.crt` },
+          { name: "CA_FILE", value: `${SETUP_CA_DIR}/${SECRETS.ca.keys.ca}` },
           { name: "SETUP_DIR", value: SETUP_DIR },
           {
             name: "ELASTIC_PASSWORD",
-            valueFrom: { secretKeyRef: { name: ES_SECRETS.credentials, key: "password" } },
+            valueFrom: {
+              secretKeyRef: { name: SECRETS.esCredentials.name, key: SECRETS.esCredentials.keys.password },
+            },
           },
         ],
         volumeMounts: [
@@ -191,7 +177,9 @@ export function elasticsearchValues(v: ElasticsearchValuesInput): Record<string,
       // The chart only sets ELASTIC_PASSWORD when it owns the Secret; its readiness probe needs it.
       {
         name: "ELASTIC_PASSWORD",
-        valueFrom: { secretKeyRef: { name: ES_SECRETS.credentials, key: "password" } },
+        valueFrom: {
+          secretKeyRef: { name: SECRETS.esCredentials.name, key: SECRETS.esCredentials.keys.password },
+        },
       },
     ],
     esConfig: {
@@ -199,19 +187,19 @@ export function elasticsearchValues(v: ElasticsearchValuesInput): Record<string,
       "roles.yml": rolesYml(v.dataStreamPrefix),
     },
     secretMounts: [
-      { name: "tls", secretName: ES_SECRETS.tls, path: ES_CERTS_DIR, defaultMode: 0o440 },
+      { name: "tls", secretName: SECRETS.esTls.name, path: ES_CERTS_DIR, defaultMode: 0o440 },
       {
         name: "file-realm-users",
-        secretName: ES_SECRETS.fileRealm,
+        secretName: SECRETS.esFileRealm.name,
         path: `${ES_CONFIG_DIR}/users`,
-        subPath: "users",
+        subPath: SECRETS.esFileRealm.keys.users,
         defaultMode: 0o440,
       },
       {
         name: "file-realm-users-roles",
-        secretName: ES_SECRETS.fileRealm,
+        secretName: SECRETS.esFileRealm.name,
         path: `${ES_CONFIG_DIR}/users_roles`,
-        subPath: "users_roles",
+        subPath: SECRETS.esFileRealm.keys.usersRoles,
         defaultMode: 0o440,
       },
     ],

@@ -1,11 +1,7 @@
 import type { ForwardEndpoint } from "../centralOutputs";
 import { quantityBytes } from "../quantity";
 import { FLUENT_BIT_PATHS, renderFluentBitConfig, type FluentBitConfig } from "../render/fluentBit";
-
-export const FLUENT_BIT_SECRETS = {
-  env: "fluent-bit-credentials",
-  tls: "fluent-bit-tls",
-} as const;
+import { SECRETS } from "../secrets";
 
 export const FLUENT_BIT_METRICS_PORT = 2020;
 
@@ -42,8 +38,10 @@ export function fluentBitConfig(v: FluentBitValuesInput): FluentBitConfig {
       host: v.endpoint.host,
       port: v.endpoint.port,
       tlsVhost: v.endpoint.serverName,
-      caFile: tls("ca.crt"),
-      clientCert: v.clientCert ? { certFile: tls("tls.crt"), keyFile: tls("tls.key") } : undefined,
+      caFile: tls(SECRETS.fluentBitTls.keys.ca),
+      clientCert: v.clientCert
+        ? { certFile: tls(SECRETS.fluentBitTls.keys.cert), keyFile: tls(SECRETS.fluentBitTls.keys.key) }
+        : undefined,
     },
     bufferLimitBytes: quantityBytes(v.bufferSize),
     backfillHours: v.backfillHours,
@@ -71,7 +69,7 @@ export function fluentBitValues(v: FluentBitValuesInput): Record<string, unknown
     // A helm-test hook pod pulling busybox:latest; nothing we need.
     testFramework: { enabled: false },
     config: fluentBitConfig(v),
-    envFrom: [{ secretRef: { name: FLUENT_BIT_SECRETS.env } }],
+    envFrom: [{ secretRef: { name: SECRETS.fluentBitEnv.name } }],
     // Host logs read-only; state (offsets, buffered chunks) in a directory of its own.
     daemonSetVolumes: [
       { name: "varlog", ...hostPath("/var/log") },
@@ -85,7 +83,7 @@ export function fluentBitValues(v: FluentBitValuesInput): Record<string, unknown
       { name: "etcmachineid", mountPath: "/etc/machine-id", readOnly: true },
       { name: "state", mountPath: FLUENT_BIT_PATHS.stateDir },
     ],
-    extraVolumes: [{ name: "tls", secret: { secretName: FLUENT_BIT_SECRETS.tls, defaultMode: 0o400 } }],
+    extraVolumes: [{ name: "tls", secret: { secretName: SECRETS.fluentBitTls.name, defaultMode: 0o400 } }],
     extraVolumeMounts: [{ name: "tls", mountPath: FLUENT_BIT_PATHS.tlsDir, readOnly: true }],
     // Every node, tainted ones included: logs from any node are wanted.
     tolerations: [{ operator: "Exists" }],

@@ -1,13 +1,8 @@
-import { CA_KEY, FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, elasticsearchUrl } from "../names";
+import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, elasticsearchUrl } from "../names";
 import { quantityBytes } from "../quantity";
 import { FLUENTD_PATHS, renderFluentdConfig } from "../render/fluentd";
+import { SECRETS } from "../secrets";
 import { FLUENTD_WRITER_USER } from "./elasticsearch";
-
-export const FLUENTD_SECRETS = {
-  /** Environment for the aggregator: shared key, Elasticsearch password, one password per cluster. */
-  env: "fluentd-credentials",
-  tls: "fluentd-tls",
-} as const;
 
 export const FLUENTD_METRICS_PORT = 24231;
 
@@ -44,15 +39,15 @@ export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string
     forwardPort: FLUENTD_FORWARD_PORT,
     metricsPort: FLUENTD_METRICS_PORT,
     tls: {
-      certPath: tls("tls.crt"),
-      keyPath: tls("tls.key"),
-      clientCaPath: v.clientCertAuth ? tls(CA_KEY) : undefined,
+      certPath: tls(SECRETS.fluentdTls.keys.cert),
+      keyPath: tls(SECRETS.fluentdTls.keys.key),
+      clientCaPath: v.clientCertAuth ? tls(SECRETS.fluentdTls.keys.ca) : undefined,
     },
     clusters: v.clusters,
     elasticsearch: {
       host: es.hostname,
       port: Number(es.port),
-      caPath: tls(CA_KEY),
+      caPath: tls(SECRETS.fluentdTls.keys.ca),
       user: FLUENTD_WRITER_USER,
     },
     dataStreamPrefix: v.dataStreamPrefix,
@@ -92,8 +87,8 @@ export function fluentdValues(v: FluentdValuesInput): Record<string, unknown> {
       type: "ClusterIP",
       ports: [{ name: "forward", protocol: "TCP", containerPort: FLUENTD_FORWARD_PORT }],
     },
-    envFrom: [{ secretRef: { name: FLUENTD_SECRETS.env } }],
-    volumes: [{ name: "tls", secret: { secretName: FLUENTD_SECRETS.tls, defaultMode: 0o400 } }],
+    envFrom: [{ secretRef: { name: SECRETS.fluentdEnv.name } }],
+    volumes: [{ name: "tls", secret: { secretName: SECRETS.fluentdTls.name, defaultMode: 0o400 } }],
     volumeMounts: [{ name: "tls", mountPath: FLUENTD_PATHS.tlsDir, readOnly: true }],
     fileConfigs: fluentdFileConfigs(v),
     resources: { requests: { cpu: v.cpu, memory: v.memory }, limits: { memory: v.memory } },

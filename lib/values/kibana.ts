@@ -1,12 +1,7 @@
 import { stringify } from "yaml";
-import { CA_KEY, CA_SECRET, ES_CREDENTIALS_SECRET, elasticsearchUrl } from "../names";
+import { elasticsearchUrl } from "../names";
 import { quantityBytes } from "../quantity";
-
-/** Secrets the Kibana release reads; the component creates them with exactly these names. */
-export const KIBANA_SECRETS = {
-  tls: "kibana-tls",
-  encryptionKeys: "kibana-encryption-keys",
-} as const;
+import { KIBANA_KEY_ENVS, SECRETS } from "../secrets";
 
 export const KIBANA_SERVER_CERTS_DIR = "/usr/share/kibana/config/server-certs";
 
@@ -27,8 +22,8 @@ export interface KibanaValuesInput {
 export function kibanaYml(hosts: string[]): string {
   return stringify({
     "server.ssl.enabled": true,
-    "server.ssl.certificate": `${KIBANA_SERVER_CERTS_DIR}/tls.crt`,
-    "server.ssl.key": `${KIBANA_SERVER_CERTS_DIR}/tls.key`,
+    "server.ssl.certificate": `${KIBANA_SERVER_CERTS_DIR}/${SECRETS.kibanaTls.keys.cert}`,
+    "server.ssl.key": `${KIBANA_SERVER_CERTS_DIR}/${SECRETS.kibanaTls.keys.key}`,
     ...(hosts.length > 0 ? { "server.publicBaseUrl": `https://${hosts[0]}` } : {}),
     "elasticsearch.ssl.verificationMode": "full",
     "telemetry.optIn": false,
@@ -40,12 +35,6 @@ export function kibanaYml(hosts: string[]): string {
     "xpack.reporting.encryptionKey": "${KIBANA_REPORTING_KEY}",
   });
 }
-
-export const KIBANA_KEY_ENVS = [
-  "KIBANA_SECURITY_KEY",
-  "KIBANA_SAVED_OBJECTS_KEY",
-  "KIBANA_REPORTING_KEY",
-] as const;
 
 /** Node's heap: three quarters of the container's memory limit, leaving room for native memory. */
 export function nodeHeapMiB(memory: string): number {
@@ -65,18 +54,18 @@ export function kibanaValues(v: KibanaValuesInput): Record<string, unknown> {
     imageTag: v.imageTag,
     // One https URL, no trailing slash: the token hook concatenates it into a request URL.
     elasticsearchHosts: elasticsearchUrl(v.namespace),
-    elasticsearchCertificateSecret: CA_SECRET,
-    elasticsearchCertificateAuthoritiesFile: CA_KEY,
+    elasticsearchCertificateSecret: SECRETS.ca.name,
+    elasticsearchCertificateAuthoritiesFile: SECRETS.ca.keys.ca,
     // The token hook logs in as `elastic` to create a service-account token; Kibana itself never uses elastic.
-    elasticsearchCredentialSecret: ES_CREDENTIALS_SECRET,
+    elasticsearchCredentialSecret: SECRETS.esCredentials.name,
     protocol: "https",
     kibanaConfig: { "kibana.yml": kibanaYml(v.hosts) },
-    secretMounts: [{ name: "server-tls", secretName: KIBANA_SECRETS.tls, path: KIBANA_SERVER_CERTS_DIR }],
+    secretMounts: [{ name: "server-tls", secretName: SECRETS.kibanaTls.name, path: KIBANA_SERVER_CERTS_DIR }],
     extraEnvs: [
       { name: "NODE_OPTIONS", value: `--max-old-space-size=${nodeHeapMiB(v.memory)}` },
       ...KIBANA_KEY_ENVS.map((env) => ({
         name: env,
-        valueFrom: { secretKeyRef: { name: KIBANA_SECRETS.encryptionKeys, key: env } },
+        valueFrom: { secretKeyRef: { name: SECRETS.kibanaEncryptionKeys.name, key: env } },
       })),
     ],
     resources: {
