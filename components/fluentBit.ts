@@ -3,28 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ForwardEndpoint } from "../lib/centralOutputs";
 import { RELEASES } from "../lib/names";
 import { SECRETS } from "../lib/secrets";
-import { FLUENT_BIT_CHART, fluentBitValues } from "../lib/values/fluentBit";
+import { FLUENT_BIT_CHART, fluentBitValues, type FluentBitSettings } from "../lib/values/fluentBit";
 import { helmRelease } from "./helm";
 import type { IssuedCert } from "./pki";
 import { kubernetesSecret } from "./secrets";
 
-/** What a stack's configuration says about its node agents: the same settings on central and edge stacks. */
-export interface FluentBitSettings {
-  /** Fluent Bit image tag. */
-  imageTag: string;
-  /** CPU request per pod. */
-  cpu: string;
-  /** Memory request and limit per pod. */
-  memory: string;
-  /** Disk each node may use to buffer records while the aggregator is unreachable (a Kubernetes quantity). */
-  bufferSize: string;
-  /** Files not written to for this many hours are not read (0: no limit). */
-  backfillHours: number;
-  /** Namespaces whose container logs are never read. */
-  excludeNamespaces: string[];
-  /** Container names whose logs are never read. */
-  excludeContainers: string[];
-}
+export type { FluentBitSettings };
 
 export interface FluentBitArgs {
   /** This cluster's name: the `cluster` field on its records and its forward user. */

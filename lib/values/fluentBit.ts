@@ -5,18 +5,15 @@ import { SECRETS } from "../secrets";
 
 export const FLUENT_BIT_METRICS_PORT = 2020;
 
-export interface FluentBitValuesInput {
-  /** This cluster's name: the `cluster` field and the forward username. */
-  clusterName: string;
-  /** The namespace Fluent Bit is deployed to. */
-  namespace: string;
+/** What a stack's configuration says about its node agents: the same settings on central and edge stacks. */
+export interface FluentBitSettings {
   /** Fluent Bit image tag. */
   imageTag: string;
   /** CPU request per pod. */
   cpu: string;
   /** Memory request and limit per pod. */
   memory: string;
-  /** Disk the output may fill while the aggregator is unreachable (a Kubernetes quantity). */
+  /** Disk each node may use to buffer records while the aggregator is unreachable (a Kubernetes quantity). */
   bufferSize: string;
   /** Files not written to for this many hours are not read (0: no limit): bounds a new agent's backfill. */
   backfillHours: number;
@@ -24,6 +21,13 @@ export interface FluentBitValuesInput {
   excludeNamespaces: string[];
   /** Container names whose logs are never read. */
   excludeContainers: string[];
+}
+
+export interface FluentBitValuesInput extends FluentBitSettings {
+  /** This cluster's name: the `cluster` field and the forward username. */
+  clusterName: string;
+  /** The namespace Fluent Bit is deployed to. */
+  namespace: string;
   /** The aggregator as this cluster reaches it, and the name its certificate must carry. */
   endpoint: ForwardEndpoint;
   /** Whether the aggregator requires a client certificate (then the TLS Secret holds tls.crt and tls.key). */

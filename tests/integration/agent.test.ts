@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ID_SEED_FIELDS, RECORD_FIELDS } from "../../lib/records";
+import { FLUENTD_WRITER_ROLE, FLUENTD_WRITER_USER } from "../../lib/values/elasticsearch";
 import { makeTestPki, type TestPki } from "./support/certs";
 import { EsStandin } from "./support/esStandin";
 import { assertBundleInstalled, freePort, sleep, stopAll, waitFor } from "./support/fluentd";
@@ -33,6 +34,7 @@ import {
 } from "./support/nodeLogs";
 import {
   relocateAgent,
+  renderedWriterPrefix,
   renderStackFile,
   startRenderedAggregator,
   TEST_SECRETS,
@@ -84,15 +86,6 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     assertBundleInstalled();
     work = fs.mkdtempSync(path.join(os.tmpdir(), "efk-agent-"));
     pki = makeTestPki(path.join(work, "pki"));
-    const esCert = pki.server("es", ["localhost"], ["127.0.0.1"]);
-    es = new EsStandin({
-      cert: esCert.cert,
-      key: esCert.key,
-      username: "elastic",
-      password: "unused",
-      users: { "efk-fluentd": { password: SECRETS.ES_WRITER_PASSWORD, createDocPrefix: "efk-logs-" } },
-    });
-    await es.start();
     const apiCert = pki.server("kube-api", ["localhost"], ["127.0.0.1"]);
     api = new KubeApiStandin({ cert: apiCert.cert, key: apiCert.key, token: TOKEN });
     apiPort = await api.start();
@@ -106,6 +99,20 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     fs.writeFileSync(parsersFile, "");
     centralRender = renderStackFile(path.join(work, "central"), "hub", CENTRAL);
     edgeRender = renderStackFile(path.join(work, "edge"), "edge-a", EDGE, { hub: CENTRAL });
+    const esCert = pki.server("es", ["localhost"], ["127.0.0.1"]);
+    es = new EsStandin({
+      cert: esCert.cert,
+      key: esCert.key,
+      username: "elastic",
+      password: "unused",
+      users: {
+        [FLUENTD_WRITER_USER]: {
+          password: SECRETS.ES_WRITER_PASSWORD,
+          createDocPrefix: renderedWriterPrefix(centralRender, FLUENTD_WRITER_ROLE),
+        },
+      },
+    });
+    await es.start();
   });
 
   after(async () => {
@@ -240,6 +247,8 @@ describe("the rendered node agent on a real Fluent Bit", function () {
         assert.equal(typeof d[RECORD_FIELDS.offset], "number");
         assert.match(String(d[RECORD_FIELDS.time]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
       }
+      // Fluentd's user needed nothing beyond what its rendered role grants.
+      assert.deepEqual(es.denied, []);
       // The API saw the service account's token, as a pod's agent sends it.
       assert.ok(
         api.requests.some((r) => r.path === "/api/v1/namespaces/shop/pods/web-1" && r.status === 200),

@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { FLUENTD_WRITER_ROLE, FLUENTD_WRITER_USER } from "../../lib/values/elasticsearch";
 import { makeTestPki, type TestPki } from "./support/certs";
 import { EsStandin } from "./support/esStandin";
 import { assertBundleInstalled, fluentdDryRun, freePort, stopAll, waitFor } from "./support/fluentd";
@@ -17,6 +18,7 @@ import {
   aggregatorTlsDir,
   relocateAggregator,
   renderStackFile,
+  renderedWriterPrefix,
   startRenderedAggregator,
   TEST_SECRETS,
   type Aggregator,
@@ -24,7 +26,7 @@ import {
 import { sendRecords, tailRecord, type SenderOptions } from "./support/sender";
 
 const SERVER_NAME = "logs.efk.test";
-const ES_WRITER = "efk-fluentd";
+const ES_WRITER = FLUENTD_WRITER_USER;
 const ELASTIC_PASSWORD = "test-elastic-password";
 const SECRETS = TEST_SECRETS;
 const STACK = {
@@ -87,18 +89,23 @@ describe("the rendered aggregator on the real Fluentd", function () {
     work = fs.mkdtempSync(path.join(os.tmpdir(), "efk-it-"));
     pki = makeTestPki(path.join(work, "pki"));
     strangerPki = makeTestPki(path.join(work, "stranger-pki"), "stranger-ca");
+    renderDir = renderStackFile(path.join(work, "stack"), "it", STACK);
+    mtlsRenderDir = renderStackFile(path.join(work, "stack-mtls"), "it", { ...STACK, clientCertAuth: true });
     const esCert = pki.server("es", ["localhost"], ["127.0.0.1"]);
-    // elastic may do anything; Fluentd's user only what its role grants: create documents in efk-logs-*.
+    // elastic may do anything; Fluentd's user only what the rendered role grants it.
     es = new EsStandin({
       cert: esCert.cert,
       key: esCert.key,
       username: "elastic",
       password: ELASTIC_PASSWORD,
-      users: { [ES_WRITER]: { password: SECRETS.ES_WRITER_PASSWORD, createDocPrefix: "efk-logs-" } },
+      users: {
+        [ES_WRITER]: {
+          password: SECRETS.ES_WRITER_PASSWORD,
+          createDocPrefix: renderedWriterPrefix(renderDir, FLUENTD_WRITER_ROLE),
+        },
+      },
     });
     await es.start();
-    renderDir = renderStackFile(path.join(work, "stack"), "it", STACK);
-    mtlsRenderDir = renderStackFile(path.join(work, "stack-mtls"), "it", { ...STACK, clientCertAuth: true });
     // What the index-setup Job runs, as rendered, before Fluentd starts on the cluster.
     setupOutput = await runSetup(ELASTIC_PASSWORD);
   });

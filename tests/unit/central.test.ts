@@ -191,6 +191,26 @@ describe("central stack: Elasticsearch release", () => {
   });
 });
 
+describe("central stack: retention", () => {
+  /** The delete phase of the ILM policy the index-setup Job installs, for a stack with `config`. */
+  async function deleteAfter(config: Record<string, string>): Promise<string> {
+    await runProgram(config);
+    const data = find("kubernetes:core/v1:ConfigMap", "efk-elasticsearch-index-setup").inputs.data as Record<
+      string,
+      string
+    >;
+    const policy = JSON.parse(data["ilm-policy.json"]) as {
+      policy: { phases: { delete: { min_age: string } } };
+    };
+    return policy.policy.phases.delete.min_age;
+  }
+
+  it("deletes a cluster's logs retentionDays after rollover: 30 by default, what the stack sets otherwise", async () => {
+    assert.equal(await deleteAfter(CENTRAL_CONFIG), "30d");
+    assert.equal(await deleteAfter({ ...CENTRAL_CONFIG, retentionDays: "9" }), "9d");
+  });
+});
+
 describe("central stack: Kibana release", () => {
   let kibana: Recorded;
   before(async () => {

@@ -38,10 +38,17 @@ describe("edge stack", () => {
     assert.deepEqual(releases, ["fluent-bit"]);
     assert.equal(byType("tls:index/privateKey:PrivateKey").length, 0);
     assert.equal(byType("random:index/randomPassword:RandomPassword").length, 0);
-    assert.equal(
-      find("kubernetes:core/v1:Namespace", "efk-namespace").inputs.metadata instanceof Object,
-      true,
-    );
+  });
+
+  it("creates its namespace, efk:namespace, and puts Fluent Bit and its Secrets in it", () => {
+    const namespace = find("kubernetes:core/v1:Namespace", "efk-namespace").inputs.metadata as {
+      name: string;
+    };
+    assert.equal(namespace.name, "logs");
+    assert.equal(find("kubernetes:helm.sh/v3:Release", "efk-fluent-bit-release").inputs.namespace, "logs");
+    for (const s of byType("kubernetes:core/v1:Secret")) {
+      assert.equal((s.inputs.metadata as { namespace: string }).namespace, "logs", s.name);
+    }
   });
 
   it("ships to the central endpoint, verifying its certificate and name against the central CA", () => {

@@ -56,10 +56,50 @@ function secretFields(holdsSecret: (s: string) => boolean): { found: string[]; u
   return { found, unmarked };
 }
 
+/**
+ * The base64 text that encodes `secret` wherever it starts in a larger encoded value (a Secret's `data`,
+ * `user:password` in a basic-auth header): one form per alignment, without the characters that also
+ * depend on the bytes around it.
+ */
+function base64Forms(secret: string): string[] {
+  const bytes = Buffer.from(secret);
+  return [0, 1, 2].flatMap((pad) => {
+    const encoded = Buffer.concat([Buffer.alloc(pad), bytes]).toString("base64");
+    const start = Math.ceil((pad * 4) / 3);
+    const end = Math.floor(((pad + bytes.length) * 8) / 6);
+    const inner = encoded.slice(start, end);
+    return [inner, inner.replace(/\+/g, "-").replace(/\//g, "_")];
+  });
+}
+
+/** Every way the program could write a secret into text: as is, JSON-escaped, base64 (any alignment), hex, URL-encoded. */
+function encodings(secret: string): string[] {
+  return [
+    secret,
+    JSON.stringify(secret).slice(1, -1),
+    ...base64Forms(secret),
+    Buffer.from(secret).toString("hex"),
+    encodeURIComponent(secret),
+  ];
+}
+
 function leaks(value: unknown): string[] {
   const text = JSON.stringify(value);
-  return [...secretValues].filter((s) => text.includes(s) || text.includes(JSON.stringify(s).slice(1, -1)));
+  return [...secretValues].filter((s) => encodings(s).some((e) => text.includes(e)));
 }
+
+describe("the leak search", () => {
+  const secret = "mockpwsomething-secret";
+  it("finds a secret written as is, in base64 at any offset (user:password), in hex and URL-encoded", () => {
+    const found = (text: string) => encodings(secret).some((e) => text.includes(e));
+    for (const prefix of ["", "u:", "us:", "user:"]) {
+      assert.ok(found(Buffer.from(`${prefix}${secret}@host`).toString("base64")), `base64 after "${prefix}"`);
+    }
+    assert.ok(found(Buffer.from(secret).toString("hex")));
+    assert.ok(found(`pw=${encodeURIComponent(secret)}`));
+    assert.ok(!found(Buffer.from("user:another-password").toString("base64")));
+  });
+});
 
 describe("secrets on the central stack", () => {
   let outputs: Record<string, pulumi.Output<unknown>>;

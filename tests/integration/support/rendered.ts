@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import type { TestPki } from "./certs";
 import { PROJECT_ROOT, freePort, startFluentd, type FluentdProcess } from "./fluentd";
 
@@ -42,6 +42,29 @@ export function renderStackFile(
     { cwd: PROJECT_ROOT, stdio: "pipe" },
   );
   return out;
+}
+
+/**
+ * The Elasticsearch role Fluentd writes with, as the rendered elasticsearch values define it, reduced to
+ * what the stand-in enforces: the prefix of the names it may create documents in. Throws when the role
+ * grants anything else (a cluster privilege, another index privilege), which the stand-in could not model.
+ */
+export function renderedWriterPrefix(renderDir: string, role: string): string {
+  const values = parse(fs.readFileSync(path.join(renderDir, "values", "elasticsearch.yaml"), "utf8")) as {
+    esConfig: Record<string, string>;
+  };
+  const roles = parse(values.esConfig["roles.yml"]) as Record<
+    string,
+    { cluster: string[]; indices: { names: string[]; privileges: string[] }[] }
+  >;
+  const r = roles[role];
+  const only = r?.indices.length === 1 ? r.indices[0] : undefined;
+  const pattern = only?.names.length === 1 ? only.names[0] : "";
+  const privileges = [...(only?.privileges ?? [])].sort().join(",");
+  if (!r || r.cluster.length > 0 || !pattern.endsWith("*") || privileges !== "auto_configure,create_doc") {
+    throw new Error(`the rendered role ${role} is not what the stand-in models: ${JSON.stringify(r)}`);
+  }
+  return pattern.slice(0, -1);
 }
 
 export interface Relocation {
