@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, s
 import * as os from "node:os";
 import * as path from "node:path";
 import { createTwoFilesPatch, structuredPatch } from "diff";
+import { renderScriptArgs } from "./renderStack";
 
 /** A refusal or failure the user can act on: printed alone, exit code 2. */
 export class DiffError extends Error {}
@@ -72,21 +73,7 @@ function filesUnder(dir: string, prefix = ""): string[] {
 
 /** Runs the tree's own render script on `stack`; throws with its message when the render fails. */
 function render(tree: string, stack: string, out: string, what: string): void {
-  const r = spawnSync(
-    process.execPath,
-    [
-      "-r",
-      "ts-node/register/transpile-only",
-      "scripts/render.ts",
-      "--stack",
-      stack,
-      "--dir",
-      tree,
-      "--out",
-      out,
-    ],
-    { cwd: tree, encoding: "utf8" },
-  );
+  const r = spawnSync(process.execPath, renderScriptArgs(stack, tree, out), { cwd: tree, encoding: "utf8" });
   if (r.status !== 0) {
     throw new DiffError(`rendering stack "${stack}" at ${what} failed:\n${(r.stderr || r.stdout).trim()}`);
   }

@@ -65,6 +65,24 @@ async function evaluate(
   return { resources: [...declared], outputs: { outputs, secretOutputNames } };
 }
 
+/**
+ * The node arguments that run `npm run render`'s script (`scripts/render.ts`, from the working directory)
+ * on `stack` of the project in `dir`, writing into `out`.
+ */
+export function renderScriptArgs(stack: string, dir: string, out: string): string[] {
+  return [
+    "-r",
+    "ts-node/register/transpile-only",
+    "scripts/render.ts",
+    "--stack",
+    stack,
+    "--dir",
+    dir,
+    "--out",
+    out,
+  ];
+}
+
 /** The local stack file an edge's `centralStack` names: its last segment (`org/efk/central` -> central). */
 function centralStackFile(centralStack: string): string {
   return centralStack.split("/").pop() as string;

@@ -12,11 +12,17 @@ import { parse } from "yaml";
 
 export type StackRole = "central" | "edge";
 
+/** Pulumi's stack name characters; anything else in a file name is refused (the workflows run with it). */
+const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 export function discoverStacks(dir: string): Record<StackRole, string[]> {
   const found: Record<StackRole, string[]> = { central: [], edge: [] };
   for (const file of readdirSync(dir).sort()) {
     const m = /^Pulumi\.(.+)\.yaml$/.exec(file);
     if (!m) continue;
+    if (!STACK_NAME.test(m[1])) {
+      throw new Error(`${file}: "${m[1]}" is not a stack name (letters, digits, '.', '_' and '-')`);
+    }
     const doc = (parse(readFileSync(path.join(dir, file), "utf8")) ?? {}) as {
       config?: Record<string, unknown>;
     };

@@ -158,6 +158,10 @@ describe("stack discovery", () => {
     assert.deepEqual(discoverStacks(dir), { central: ["hub"], edge: ["prod-eu", "prod-us"] });
     write("broken");
     assert.throws(() => discoverStacks(dir), /Pulumi\.broken\.yaml: efk:role must be central or edge/);
+    fs.rmSync(path.join(dir, "Pulumi.broken.yaml"));
+    // The workflows put stack names into shell commands.
+    write("a$(id)", "edge");
+    assert.throws(() => discoverStacks(dir), /"a\$\(id\)" is not a stack name/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

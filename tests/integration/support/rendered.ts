@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
+import { renderScriptArgs } from "../../../scripts/renderStack";
 import type { TestPki } from "./certs";
 import { PROJECT_ROOT, freePort, startFluentd, type FluentdProcess } from "./fluentd";
 
@@ -26,21 +27,7 @@ export function renderStackFile(
     fs.writeFileSync(path.join(workDir, `Pulumi.${name}.yaml`), stringify({ config: efk }));
   }
   const out = path.join(workDir, "render");
-  execFileSync(
-    process.execPath,
-    [
-      "-r",
-      "ts-node/register/transpile-only",
-      "scripts/render.ts",
-      "--stack",
-      stack,
-      "--dir",
-      workDir,
-      "--out",
-      out,
-    ],
-    { cwd: PROJECT_ROOT, stdio: "pipe" },
-  );
+  execFileSync(process.execPath, renderScriptArgs(stack, workDir, out), { cwd: PROJECT_ROOT, stdio: "pipe" });
   return out;
 }
 
