@@ -29,7 +29,9 @@ export interface HelmSettings {
 
 /** Lifetimes of the generated certificates, in hours. */
 export interface CertificateSettings {
+  /** Validity of the generated certificate authorities. */
   caValidityHours: number;
+  /** Validity of each service and client certificate. */
   certValidityHours: number;
   /** A `pulumi up` within this many hours of a certificate's expiry replaces it. */
   certRenewalHours: number;
@@ -66,10 +68,15 @@ export interface CentralArgs {
   namespace: string;
   /** Clusters allowed to forward here besides this one; each gets its own user and password. */
   edgeClusters: string[];
+  /** Chart repositories and release timeouts. */
   helm: HelmSettings;
+  /** Lifetimes of the certificates the stack's own CA issues. */
   certificates: CertificateSettings;
+  /** The Elasticsearch nodes, and how long logs are kept. */
   elasticsearch: ElasticsearchSettings;
+  /** Kibana. */
   kibana: KibanaSettings;
+  /** The Fluentd aggregator and the way edges reach it. */
   fluentd: AggregatorSettings;
   /** The central cluster's own node agents. */
   fluentBit: FluentBitSettings;

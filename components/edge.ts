@@ -13,6 +13,7 @@ export interface EdgeArgs {
   chartRepo: string;
   /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
+  /** What the stack's configuration says about its node agents. */
   fluentBit: FluentBitSettings;
   /** From the central stack: where to send, and the name its certificate carries. */
   endpoint: ForwardEndpoint;

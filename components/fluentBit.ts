@@ -21,6 +21,7 @@ export interface FluentBitArgs {
   chartRepo: string;
   /** How long Helm may wait for the release to be ready. */
   timeoutSeconds: number;
+  /** What the stack's configuration says about its node agents. */
   settings: FluentBitSettings;
   /** Where the aggregator is, and the name its certificate must carry. */
   endpoint: ForwardEndpoint;
