@@ -29,6 +29,15 @@ export const KUBERNETES_API_URL = "https://kubernetes.default.svc:443";
  */
 export const RETRY_CAP_SECONDS = 30;
 
+/**
+ * How long the forward output waits on one read or write (`net.io_timeout`, seconds). Fluent Bit's default
+ * is to wait forever: a connection whose peer vanished without a reset (a node that lost power, a load
+ * balancer that dropped the backend) holds its chunk forever while the agent waits for the acknowledgement.
+ * Longer than Fluentd takes to acknowledge in normal operation; when Fluentd is blocked on a full buffer
+ * for longer, the chunk is sent again, and its ids make the second copy a no-op.
+ */
+export const IO_TIMEOUT_SECONDS = 60;
+
 /** The tail input's tag: `kube.` and the file's path, slashes turned to dots. */
 export const TAG_PREFIX = `kube${FLUENT_BIT_PATHS.podLogs.replace(/\//g, ".")}.`;
 
@@ -238,6 +247,7 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
       ["Password", `\${${FLUENT_BIT_ENV.password}}`],
       // Records leave the disk buffer only once the aggregator has written them to its own.
       ["Require_Ack_Response", "On"],
+      ["net.io_timeout", `${IO_TIMEOUT_SECONDS}s`],
       // Fluent Bit 5 sends metadata Fluentd 1.19 rejects as invalid, silently: send plain events.
       ["Retain_Metadata_In_Forward_Mode", "Off"],
       ["tls", "On"],

@@ -23,6 +23,7 @@ import {
   type FluentBitProcess,
 } from "./support/fluentBit";
 import { KubeApiStandin } from "./support/kubeApi";
+import { FreezingProxy } from "./support/tcpProxy";
 import {
   formatTally,
   markerOf,
@@ -142,7 +143,12 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     metricsPort: number;
   }
 
-  async function node(name: string, agg: Aggregator, render = edgeRender): Promise<Node> {
+  async function node(
+    name: string,
+    agg: Aggregator,
+    render = edgeRender,
+    forwardPort = agg.relocation.forwardPort,
+  ): Promise<Node> {
     const dir = path.join(work, name);
     const logs = new NodeLogs(path.join(dir, "log"), name);
     const stateDir = path.join(dir, "state");
@@ -158,7 +164,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
       parsersFile,
       kubeApiPort: apiPort,
       forwardHost: SERVER_NAME,
-      forwardPort: agg.relocation.forwardPort,
+      forwardPort,
       metricsPort,
     });
     return { logs, conf, stateDir, metricsPort };
@@ -437,6 +443,42 @@ describe("the rendered node agent on a real Fluent Bit", function () {
       await fb.kill();
       await second.fluentd.kill();
       assertExactlyOnce(t);
+    });
+
+    it("delivers everything once when its connection to the aggregator goes silent, without a reset", async () => {
+      const agg = await startAggregator("silent-aggregator");
+      const proxy = new FreezingProxy(agg.relocation.forwardPort);
+      const n = await node("silent", agg, edgeRender, await proxy.start());
+      const p = pod("mail-1");
+      api.addPod(p);
+      const c = n.logs.container(p, "app");
+      const fb = await agent(n);
+      try {
+        c.write(100);
+        await waitFor(() => count(n).lost === 0, 60_000, "100 lines before the connection goes silent");
+        // The agent keeps its connection for the next chunk: it will write into silence and wait for an ack.
+        const frozen = proxy.freeze();
+        assert.ok(frozen > 0, "no open connection to freeze");
+        const silent = Date.now();
+        // Several flushes, so that every output worker, the one holding the silent connection included, gets one.
+        for (let i = 0; i < 10; i++) {
+          c.write(20);
+          await sleep(1500);
+        }
+        const t = await settle(n, 180_000);
+        console.log(
+          formatTally(
+            `connection silent (${frozen} frozen)`,
+            t,
+            `, delivered within ${Math.round((Date.now() - silent) / 1000) - 3} s`,
+          ),
+        );
+        assertExactlyOnce(t);
+      } finally {
+        await fb.kill();
+        await agg.fluentd.kill();
+        await proxy.stop();
+      }
     });
 
     it("drops the oldest records when its disk buffer is full, and counts and logs every one", async () => {

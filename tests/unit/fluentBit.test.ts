@@ -133,6 +133,11 @@ describe("Fluent Bit configuration renderer", () => {
     assert.equal(setting(unbounded, "INPUT", "Rotate_Wait"), String(365 * 24 * 3600));
   });
 
+  it("gives up on a silent connection after 60 s and sends the chunk again, instead of waiting forever", () => {
+    // The default (0) waits for an acknowledgement forever when the aggregator vanished without a reset.
+    assert.equal(setting(conf, "OUTPUT", "net.io_timeout"), "60s");
+  });
+
   it("retries a chunk at least every 30 s", () => {
     // The default retry cap (2000 s) leaves a backlog waiting up to half an hour after the aggregator is back.
     assert.equal(setting(conf, "SERVICE", "scheduler.cap"), "30");

@@ -1,0 +1,70 @@
+/**
+ * A TCP proxy on 127.0.0.1 in front of the aggregator, able to freeze the connections it carries: they stay
+ * open, and nothing more passes in either direction, as when a peer vanishes without a reset (a node that
+ * loses power, a load balancer that drops an idle backend). New connections pass as usual.
+ */
+import * as net from "node:net";
+
+export class FreezingProxy {
+  private server: net.Server | undefined;
+  private readonly live = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  private readonly frozen: net.Socket[] = [];
+
+  constructor(private readonly targetPort: number) {}
+
+  start(): Promise<number> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(this.targetPort, "127.0.0.1");
+      const pair = { client, upstream };
+      this.live.add(pair);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      const end = () => {
+        this.live.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on("error", end);
+      upstream.on("error", end);
+      client.on("close", end);
+      upstream.on("close", end);
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
+    });
+  }
+
+  /** Freezes every connection open now: kept open, silent both ways, until `stop()`. Returns how many. */
+  freeze(): number {
+    const pairs = [...this.live];
+    for (const { client, upstream } of pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+      client.removeAllListeners("close");
+      client.removeAllListeners("error");
+      client.on("error", () => undefined);
+      // The aggregator's side goes; the agent's side stays open and hears nothing more.
+      upstream.removeAllListeners();
+      upstream.on("error", () => undefined);
+      upstream.destroy();
+      this.frozen.push(client);
+    }
+    for (const p of pairs) this.live.delete(p);
+    return pairs.length;
+  }
+
+  stop(): Promise<void> {
+    for (const socket of this.frozen) socket.destroy();
+    for (const { client, upstream } of this.live) {
+      client.destroy();
+      upstream.destroy();
+    }
+    const server = this.server;
+    this.server = undefined;
+    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+}
