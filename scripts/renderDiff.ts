@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createTwoFilesPatch, structuredPatch } from "diff";
+import { FILE_HEADERS_ONLY, formatPatch, structuredPatch } from "diff";
 import { renderScriptArgs } from "./renderStack";
 
 /** A refusal or failure the user can act on: printed alone, exit code 2. */
@@ -118,17 +118,13 @@ export function compareRenders(baseDir: string, headDir: string): FileChange[] {
     const before = read(baseDir);
     const after = read(headDir);
     if (before === after) continue;
-    const hunks = structuredPatch(`a/${file}`, `b/${file}`, before, after, "", "", { context: 3 }).hunks;
-    const lines = hunks.flatMap((h) => h.lines);
+    const patch = structuredPatch(`a/${file}`, `b/${file}`, before, after, "", "", { context: 3 });
+    const lines = patch.hunks.flatMap((h) => h.lines);
     changes.push({
       file,
       added: lines.filter((l) => l.startsWith("+")).length,
       removed: lines.filter((l) => l.startsWith("-")).length,
-      patch: createTwoFilesPatch(`a/${file}`, `b/${file}`, before, after, "", "", { context: 3 })
-        .split("\n")
-        .filter((l) => !/^={5,}$/.test(l))
-        .join("\n")
-        .trimEnd(),
+      patch: formatPatch(patch, FILE_HEADERS_ONLY).trimEnd(),
     });
   }
   return changes;
