@@ -163,8 +163,9 @@ async function deployEdge(cfg: StackConfig): Promise<StackOutputs> {
     fluentBit: fluentBitSettings(cfg),
     endpoint: forwardEndpoint,
     caCertPem,
-    sharedKey: pulumi.secret(sharedKey),
-    password: pulumi.secret(password),
+    // The Edge component marks both secret itself.
+    sharedKey,
+    password,
     clientCert:
       clientCertPem !== undefined && clientKeyPem !== undefined
         ? { certPem: pulumi.secret(clientCertPem), privateKeyPem: pulumi.secret(clientKeyPem) }

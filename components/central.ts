@@ -1,10 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeCredentials, ForwardEndpoint } from "../lib/centralOutputs";
-import { externalForwardEndpoint, inClusterForwardEndpoint } from "../lib/names";
+import { externalForwardEndpoint, inClusterForwardEndpoint, type FluentdServiceType } from "../lib/names";
 import { SECRETS } from "../lib/secrets";
 import { Elasticsearch } from "./elasticsearch";
-import type { FluentdServiceType } from "../lib/names";
 import type { ElasticsearchValuesInput } from "../lib/values/elasticsearch";
 import type { FluentdValuesInput } from "../lib/values/fluentd";
 import type { KibanaValuesInput } from "../lib/values/kibana";

@@ -1,7 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
-/** A chart and the exact version a values builder is written for (the `*_CHART` constants of lib/values). */
+/**
+ * A chart and the exact version a values builder is written for (the `*_CHART` constants of lib/values):
+ * another version's values differ in shape and would be applied silently, so a new chart version comes
+ * with its values, in a release of this project.
+ */
 export interface PinnedChart {
   /** Chart name in the repository, e.g. "elasticsearch". */
   readonly chart: string;

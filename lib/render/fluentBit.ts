@@ -141,7 +141,6 @@ export function excludePaths(namespaces: string[], containers: string[], ownName
 export const POD_LOG_REGEX =
   "^(?<namespace_name>[^_]+)_(?<pod_name>[^_]+)_(?<pod_uid>[a-f0-9-]+)\\.(?<container_name>[^.]+)\\.[0-9]+\\.log";
 
-
 /** The tag records carry to the aggregator. */
 export function forwardTag(clusterName: string): string {
   return `efk.${clusterName}`;

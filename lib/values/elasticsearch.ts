@@ -152,11 +152,7 @@ export function clusterHealthCheckParams(replicas: number): string {
   return `wait_for_status=${replicas > 1 ? "green" : "yellow"}&timeout=1s`;
 }
 
-/**
- * The chart and the one version the values below are written for: another version's values differ in
- * shape, and would be applied silently. A new chart version comes with its values, in a release of this
- * project.
- */
+/** The chart and the one version these values are written for (see `PinnedChart`). */
 export const ELASTICSEARCH_CHART = { chart: "elasticsearch", version: "8.5.1" } as const;
 
 /** Values for the elastic/elasticsearch 8.5.1 chart. Plain data: no secret ever goes through Helm values. */

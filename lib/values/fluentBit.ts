@@ -56,11 +56,7 @@ export function fluentBitConfig(v: FluentBitValuesInput): FluentBitConfig {
   });
 }
 
-/**
- * The chart and the one version the values below are written for: another version's values differ in
- * shape, and would be applied silently. A new chart version comes with its values, in a release of this
- * project.
- */
+/** The chart and the one version these values are written for (see `PinnedChart`). */
 export const FLUENT_BIT_CHART = { chart: "fluent-bit", version: "0.58.1" } as const;
 
 /** Values for the fluent/fluent-bit 0.58.1 chart: a DaemonSet on every node, host logs read-only. */

@@ -57,11 +57,7 @@ export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string
   });
 }
 
-/**
- * The chart and the one version the values below are written for: another version's values differ in
- * shape, and would be applied silently. A new chart version comes with its values, in a release of this
- * project.
- */
+/** The chart and the one version these values are written for (see `PinnedChart`). */
 export const FLUENTD_CHART = { chart: "fluentd", version: "0.6.0" } as const;
 
 /** Values for the fluent/fluentd 0.6.0 chart, as an aggregator: StatefulSet, buffer volume, no host mounts. */

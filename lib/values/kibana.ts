@@ -41,11 +41,7 @@ export function nodeHeapMiB(memory: string): number {
   return Math.floor((quantityBytes(memory) / 2 ** 20) * 0.75);
 }
 
-/**
- * The chart and the one version the values below are written for: another version's values differ in
- * shape, and would be applied silently. A new chart version comes with its values, in a release of this
- * project.
- */
+/** The chart and the one version these values are written for (see `PinnedChart`). */
 export const KIBANA_CHART = { chart: "kibana", version: "8.5.1" } as const;
 
 /** Values for the elastic/kibana 8.5.1 chart. */
