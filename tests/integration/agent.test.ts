@@ -170,14 +170,18 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     return { logs, conf, stateDir, metricsPort };
   }
 
-  /** An aggregator, a node, and one pod with one container on it that the API knows. */
+  /**
+   * An aggregator, a node, and one pod with one container on it that the API knows. `via` puts something
+   * between the agent and the aggregator: it gets the aggregator's forward port and returns the agent's.
+   */
   async function scenario(
     name: string,
     podName: string,
-    render = edgeRender,
+    opts: { render?: string; via?: (aggregatorPort: number) => Promise<number> } = {},
   ): Promise<{ agg: Aggregator; n: Node; c: ContainerLog }> {
     const agg = await startAggregator(`${name}-aggregator`);
-    const n = await node(name, agg, render);
+    const port = opts.via ? await opts.via(agg.relocation.forwardPort) : agg.relocation.forwardPort;
+    const n = await node(name, agg, opts.render ?? edgeRender, port);
     const p = pod(podName);
     api.addPod(p);
     return { agg, n, c: n.logs.container(p, "app") };
@@ -446,12 +450,8 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     });
 
     it("delivers everything once when its connection to the aggregator goes silent, without a reset", async () => {
-      const agg = await startAggregator("silent-aggregator");
-      const proxy = new FreezingProxy(agg.relocation.forwardPort);
-      const n = await node("silent", agg, edgeRender, await proxy.start());
-      const p = pod("mail-1");
-      api.addPod(p);
-      const c = n.logs.container(p, "app");
+      const proxy = new FreezingProxy();
+      const { agg, n, c } = await scenario("silent", "mail-1", { via: (port) => proxy.start(port) });
       const fb = await agent(n);
       try {
         c.write(100);
@@ -489,7 +489,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
         { ...EDGE, fluentBitBufferSize: "16Mi" },
         { hub: central },
       );
-      const { agg: first, n, c } = await scenario("full", "noisy-1", small);
+      const { agg: first, n, c } = await scenario("full", "noisy-1", { render: small });
       const fb = await agent(n);
       await first.fluentd.kill();
       // About 50 MiB of records (with their metadata) into a 16 MiB buffer.

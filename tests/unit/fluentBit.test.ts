@@ -40,6 +40,8 @@ function setting(text: string, name: string, key: string): string | undefined {
 
 describe("Fluent Bit configuration renderer", () => {
   const conf = fluentBitConfFile(renderFluentBitConfig(INPUT));
+  // fluentBitBackfillHours 0: no age limit.
+  const unbounded = fluentBitConfFile(renderFluentBitConfig({ ...INPUT, backfillHours: 0 }));
 
   it("tails container logs with the docker and cri multiline parsers, offsets kept on the host", () => {
     // The kubelet's own layout: current files, and the one it rotated last (compressed ones excluded).
@@ -117,7 +119,6 @@ describe("Fluent Bit configuration renderer", () => {
 
   it("bounds what a new agent reads back by the files' age, and not at all with 0", () => {
     assert.equal(setting(conf, "INPUT", "Ignore_Older"), "24h");
-    const unbounded = fluentBitConfFile(renderFluentBitConfig({ ...INPUT, backfillHours: 0 }));
     assert.equal(setting(unbounded, "INPUT", "Ignore_Older"), undefined);
   });
 
@@ -129,7 +130,6 @@ describe("Fluent Bit configuration renderer", () => {
   it("follows a rotated file until it is older than Ignore_Older, so the rotated-file pattern never reads it again", () => {
     // Once let go, a rotated file loses its offset and would be read again from its start.
     assert.equal(setting(conf, "INPUT", "Rotate_Wait"), String(25 * 3600));
-    const unbounded = fluentBitConfFile(renderFluentBitConfig({ ...INPUT, backfillHours: 0 }));
     assert.equal(setting(unbounded, "INPUT", "Rotate_Wait"), String(365 * 24 * 3600));
   });
 

@@ -10,11 +10,10 @@ export class FreezingProxy {
   private readonly live = new Set<{ client: net.Socket; upstream: net.Socket }>();
   private readonly frozen: net.Socket[] = [];
 
-  constructor(private readonly targetPort: number) {}
-
-  start(): Promise<number> {
+  /** Listens on a free port of 127.0.0.1, forwarding to `targetPort` there; resolves with its own port. */
+  start(targetPort: number): Promise<number> {
     const server = net.createServer((client) => {
-      const upstream = net.connect(this.targetPort, "127.0.0.1");
+      const upstream = net.connect(targetPort, "127.0.0.1");
       const pair = { client, upstream };
       this.live.add(pair);
       client.pipe(upstream);
