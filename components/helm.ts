@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
 
 /**
  * A chart and the exact version a values builder is written for (the `*_CHART` constants of lib/values):
@@ -22,14 +23,15 @@ export interface ReleaseArgs {
   releaseName: string;
   namespace: pulumi.Input<string>;
   /** Values built by a pure function; they must hold no secret, so `pulumi preview` diffs stay readable. */
-  values: Record<string, unknown>;
+  values: pulumi.Input<Record<string, unknown>>;
   /** How long Helm may wait for the release's objects to be ready. */
   timeoutSeconds: number;
 }
 
 /**
- * A `helm.v3.Release` (not `Chart`): Release runs chart hooks, which Kibana's token Job needs, and waits
- * for readiness so that `dependsOn` orders the stack by real availability.
+ * A `helm.v3.Release`: Helm applies the chart and waits for readiness, so that `dependsOn` orders the
+ * stack by real availability. A Release runs the chart's hooks; a chart whose hooks must not run is a
+ * `helmChart` instead.
  */
 export function helmRelease(
   name: string,
@@ -56,4 +58,38 @@ export function helmRelease(
     },
     opts,
   );
+}
+
+export type ChartArgs = Omit<ReleaseArgs, "timeoutSeconds" | "values"> & { values: Record<string, unknown> };
+
+/**
+ * A `helm.v4.Chart`: Pulumi renders the chart (`helm template --no-hooks`) and owns each object as a
+ * resource of its own, so a preview shows each object's diff. Helm hooks are neither applied nor run, on
+ * install, upgrade or delete; `helm.v3.Release` cannot promise that (its `disableWebhooks` only covers
+ * install, and delete hooks always run). Pulumi waits for each object to be ready.
+ *
+ * Values go in as a YAML file, as `helm template -f` takes them, so that a null deletes a chart default.
+ */
+export function helmChart(
+  name: string,
+  args: ChartArgs,
+  opts: pulumi.ComponentResourceOptions,
+): k8s.helm.v4.Chart {
+  return new k8s.helm.v4.Chart(
+    name,
+    {
+      name: args.releaseName,
+      chart: args.chart.chart,
+      version: args.chart.version,
+      repositoryOpts: { repo: args.repo },
+      namespace: args.namespace,
+      valueYamlFiles: [new pulumi.asset.StringAsset(chartValuesYaml(args.values))],
+    },
+    opts,
+  );
+}
+
+/** The values file `helmChart` hands to Helm. */
+export function chartValuesYaml(values: Record<string, unknown>): string {
+  return stringify(values, { lineWidth: 0 });
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
 
 /**
  * Evaluates the program without an engine, a cluster or the Pulumi service: Pulumi's mock monitor
@@ -67,7 +68,8 @@ export function unwrapSecrets(v: unknown): unknown {
   if (Array.isArray(v)) {
     return v.map(unwrapSecrets);
   }
-  if (typeof v === "object" && v !== null) {
+  // An asset's text is a promise: kept as it is, for `settle` to read.
+  if (typeof v === "object" && v !== null && !(v instanceof Promise)) {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
   }
   return v;
@@ -209,6 +211,8 @@ export function installOfflineEngine(
         const [registration] = pending.splice(i, 1);
         const rawInputs = args.inputs as Record<string, unknown>;
         const inputs = unwrapSecrets(rawInputs) as Record<string, unknown>;
+        readAssets(rawInputs);
+        readAssets(inputs);
         const resource: DeclaredResource = {
           type: args.type,
           name: args.name,
@@ -236,9 +240,47 @@ export function installOfflineEngine(
   return declared;
 }
 
-/** Waits until every resource the program declared has reached the engine. */
+/** Reads of assets' text still under way (an asset's text is a promise). */
+const assetReads: Promise<void>[] = [];
+
+/** Replaces each text asset inside `v` by `{ text }`, once its text is read (`settle` waits for it). */
+function readAssets(v: unknown): void {
+  if (typeof v !== "object" || v === null) {
+    return;
+  }
+  const holder = v as Record<string, unknown>;
+  for (const [key, x] of Object.entries(holder)) {
+    // The marker of an asset does not survive unwrapSecrets' copy; its text, a promise, does.
+    const text = (x as { text?: unknown } | null)?.text;
+    if (text instanceof Promise) {
+      assetReads.push(
+        text.then((t: unknown) => {
+          holder[key] = { text: t };
+        }),
+      );
+    } else {
+      readAssets(x);
+    }
+  }
+}
+
+/** Waits until every resource the program declared has reached the engine, its assets read. */
 export async function settle(): Promise<void> {
   await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  await Promise.all(assetReads.splice(0));
+}
+
+/** The values a `helm.v4.Chart` was given, from its YAML values files (read by `settle`). */
+export function chartValuesOf(inputs: Record<string, unknown>): Record<string, unknown> {
+  const files = (inputs.valueYamlFiles ?? []) as { text?: unknown }[];
+  const merged: Record<string, unknown> = {};
+  for (const file of files) {
+    if (typeof file.text !== "string") {
+      throw new Error("offline engine: a chart's values file was not read; call settle() first");
+    }
+    Object.assign(merged, parse(file.text));
+  }
+  return merged;
 }
 
 /** Sets the `efk:*` configuration the program reads (values as `pulumi config` stores them: strings). */

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import {
+  chartValuesOf,
   installOfflineEngine,
   settle,
   setStackConfig,
@@ -122,13 +123,15 @@ function write(file: string, text: string, written: string[]): void {
   written.push(file);
 }
 
+/** Resources that apply a chart: Helm releases, and charts Pulumi renders itself. */
+const HELM_TYPES = new Set(["kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"]);
+
 export function writeRender(outDir: string, resources: DeclaredResource[]): string[] {
   const written: string[] = [];
   for (const sub of ["values", "fluentd", "fluent-bit", "configmaps"]) {
     rmSync(path.join(outDir, sub), { recursive: true, force: true });
   }
-  const releases = resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release");
-  for (const r of releases) {
+  for (const r of resources.filter((x) => HELM_TYPES.has(x.type))) {
     const i = r.inputs as {
       name: string;
       chart: string;
@@ -137,24 +140,28 @@ export function writeRender(outDir: string, resources: DeclaredResource[]): stri
       repositoryOpts: { repo: string };
       values: Record<string, unknown>;
     };
+    // A v4 Chart takes its values as a YAML file, and Pulumi renders it without hooks.
+    const chart = r.type === "kubernetes:helm.sh/v4:Chart";
+    const values = chart ? chartValuesOf(r.inputs) : i.values;
+    const what = chart ? `chart ${i.name} (rendered by Pulumi, without hooks)` : `release ${i.name}`;
     const header =
-      `# Helm values of release ${i.name}: chart ${i.chart} ${i.version} from ${i.repositoryOpts.repo}, namespace ${i.namespace}.\n` +
-      `# helm template ${i.name} ${i.chart} --repo ${i.repositoryOpts.repo} --version ${i.version} --namespace ${i.namespace} -f values/${i.name}.yaml\n`;
+      `# Helm values of ${what}: chart ${i.chart} ${i.version} from ${i.repositoryOpts.repo}, namespace ${i.namespace}.\n` +
+      `# helm template ${i.name} ${i.chart} --repo ${i.repositoryOpts.repo} --version ${i.version} --namespace ${i.namespace}${chart ? " --no-hooks" : ""} -f values/${i.name}.yaml\n`;
     write(
       path.join(outDir, "values", `${i.name}.yaml`),
-      header + stringify(i.values, { lineWidth: 0 }),
+      header + stringify(values, { lineWidth: 0 }),
       written,
     );
 
     if (i.chart === "fluentd") {
       // The chart's layout: fluent.conf in /etc/fluent, the files it includes in /etc/fluent/config.d.
       write(path.join(outDir, "fluentd", "fluent.conf"), FLUENTD_MAIN_CONF, written);
-      for (const [file, text] of Object.entries(i.values.fileConfigs as Record<string, string>)) {
+      for (const [file, text] of Object.entries(values.fileConfigs as Record<string, string>)) {
         write(path.join(outDir, "fluentd", "config.d", file), text, written);
       }
     }
     if (i.chart === "fluent-bit") {
-      const conf = i.values.config as FluentBitConfig;
+      const conf = values.config as FluentBitConfig;
       write(path.join(outDir, "fluent-bit", "fluent-bit.conf"), fluentBitConfFile(conf), written);
       write(path.join(outDir, "fluent-bit", "custom_parsers.conf"), conf.customParsers, written);
     }
