@@ -148,6 +148,7 @@ export class Central extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const clusters = [args.clusterName, ...args.edgeClusters];
     const kibana = new Kibana(
       `${name}-kibana`,
       {
@@ -157,12 +158,15 @@ export class Central extends pulumi.ComponentResource {
         chartRepo: args.helm.elasticRepo,
         timeoutSeconds: args.helm.timeoutSeconds,
         cert: pki.kibana,
+        serviceToken: elasticsearch.kibanaToken,
+        setupPassword: elasticsearch.kibanaSetupPassword,
+        dataStreamPrefix: DATA_STREAM_PREFIX,
+        clusters,
         after: [elasticsearch.release, caSecret],
       },
       { parent: this },
     );
 
-    const clusters = [args.clusterName, ...args.edgeClusters];
     const clientCerts = Object.fromEntries(
       clusters.map((c) => [
         c,

@@ -1,10 +1,14 @@
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RELEASES, elasticsearchUrl } from "../lib/names";
 import { setupFiles } from "../lib/render/esSetup";
 import {
   FLUENTD_WRITER_USER,
+  KIBANA_SETUP_USER,
   elasticsearchValues,
+  serviceTokenBearer,
+  serviceTokensFile,
   indexSetupPodSpec,
   usersRolesFile,
   type ElasticsearchValuesInput,
@@ -36,8 +40,9 @@ export interface ElasticsearchArgs extends ElasticsearchValuesInput {
 }
 
 /**
- * A secured Elasticsearch: TLS on HTTP and transport with our certificates, our `elastic` password, and a
- * least-privilege file-realm user for Fluentd. Passwords reach the pods through Secrets only; the Helm
+ * A secured Elasticsearch: TLS on HTTP and transport with our certificates, our `elastic` password, a
+ * least-privilege file-realm user for Fluentd and one for Kibana's setup, and Kibana's service-account
+ * token. Passwords reach the pods through Secrets only; the Helm
  * values carry Secret names, never their contents.
  */
 export class Elasticsearch extends pulumi.ComponentResource {
@@ -47,6 +52,10 @@ export class Elasticsearch extends pulumi.ComponentResource {
   public readonly elasticPassword: pulumi.Output<string>;
   /** Password of the user Fluentd writes as (secret). */
   public readonly writerPassword: pulumi.Output<string>;
+  /** Kibana's `elastic/kibana` service-account token, as Kibana sends it (secret). */
+  public readonly kibanaToken: pulumi.Output<string>;
+  /** Password of the file-realm user that creates Kibana's data views (secret). */
+  public readonly kibanaSetupPassword: pulumi.Output<string>;
   public readonly release: k8s.helm.v3.Release;
   /** Completes once the ILM policy and the index template exist: write only after it. */
   public readonly indexSetup: k8s.batch.v1.Job;
@@ -62,6 +71,8 @@ export class Elasticsearch extends pulumi.ComponentResource {
 
     const elastic = generatedPassword(`${name}-elastic-password`, this);
     const writer = generatedPassword(`${name}-writer-password`, this);
+    const kibanaSetup = generatedPassword(`${name}-kibana-setup-password`, this);
+    const kibanaToken = generatedPassword(`${name}-kibana-token`, this);
 
     const credentials = kubernetesSecret(
       `${name}-credentials`,
@@ -87,16 +98,30 @@ export class Elasticsearch extends pulumi.ComponentResource {
       },
       this,
     );
+    // Elasticsearch reads bcrypt hashes ($2a$) from these files; the passwords themselves never land here.
+    const users = pulumi.interpolate`${FLUENTD_WRITER_USER}:${writer.bcryptHash}\n${KIBANA_SETUP_USER}:${kibanaSetup.bcryptHash}\n`;
+    const serviceTokens = kibanaToken.bcryptHash.apply(serviceTokensFile);
     const fileRealm = kubernetesSecret(
       `${name}-file-realm`,
       SECRETS.esFileRealm.name,
       args.namespaceRef,
-      {
-        // Elasticsearch reads bcrypt hashes ($2a$) from the file realm; the password itself never lands here.
-        [SECRETS.esFileRealm.keys.users]: pulumi.interpolate`${FLUENTD_WRITER_USER}:${writer.bcryptHash}\n`,
-        [SECRETS.esFileRealm.keys.usersRoles]: usersRolesFile(),
-      },
+      { [SECRETS.esFileRealm.keys.users]: users, [SECRETS.esFileRealm.keys.usersRoles]: usersRolesFile() },
       this,
+    );
+    const serviceTokensSecret = kubernetesSecret(
+      `${name}-service-tokens`,
+      SECRETS.esServiceTokens.name,
+      args.namespaceRef,
+      { [SECRETS.esServiceTokens.keys.serviceTokens]: serviceTokens },
+      this,
+    );
+    // A digest of hashes reveals nothing a preview should hide, so it stays readable in the values.
+    const credentialsChecksum = pulumi.unsecret(
+      pulumi
+        .all([users, serviceTokens])
+        .apply((files) =>
+          createHash("sha256").update(usersRolesFile()).update(files.join("\0")).digest("hex"),
+        ),
     );
 
     this.release = helmRelease(
@@ -106,10 +131,10 @@ export class Elasticsearch extends pulumi.ComponentResource {
         repo: args.chartRepo,
         releaseName: RELEASES.elasticsearch,
         namespace: args.namespaceRef,
-        values: elasticsearchValues(args),
+        values: credentialsChecksum.apply((checksum) => elasticsearchValues(args, checksum)),
         timeoutSeconds: args.timeoutSeconds,
       },
-      { parent: this, dependsOn: [credentials, tlsSecret, fileRealm] },
+      { parent: this, dependsOn: [credentials, tlsSecret, fileRealm, serviceTokensSecret] },
     );
 
     // Auto-named: a changed policy or template makes a new ConfigMap, hence a new Job that installs it.
@@ -148,11 +173,15 @@ export class Elasticsearch extends pulumi.ComponentResource {
     this.url = pulumi.output(elasticsearchUrl(args.namespace));
     this.elasticPassword = pulumi.secret(elastic.result);
     this.writerPassword = pulumi.secret(writer.result);
+    this.kibanaToken = pulumi.secret(kibanaToken.result.apply(serviceTokenBearer));
+    this.kibanaSetupPassword = pulumi.secret(kibanaSetup.result);
 
     this.registerOutputs({
       url: this.url,
       elasticPassword: this.elasticPassword,
       writerPassword: this.writerPassword,
+      kibanaToken: this.kibanaToken,
+      kibanaSetupPassword: this.kibanaSetupPassword,
       release: this.release,
       indexSetup: this.indexSetup,
     });

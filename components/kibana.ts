@@ -1,9 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RELEASES, kibanaUrl } from "../lib/names";
-import { KIBANA_CHART, kibanaValues, type KibanaValuesInput } from "../lib/values/kibana";
+import { kibanaObjects, kibanaSetupFiles } from "../lib/render/kibanaSetup";
+import { KIBANA_SETUP_ROLE, KIBANA_SETUP_USER } from "../lib/values/elasticsearch";
+import { KIBANA_CHART, kibanaSetupPodSpec, kibanaValues, type KibanaValuesInput } from "../lib/values/kibana";
 import { KIBANA_KEY_ENVS, SECRETS } from "../lib/secrets";
-import { helmRelease } from "./helm";
+import { helmChart } from "./helm";
 import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
 
@@ -12,22 +14,34 @@ export interface KibanaArgs extends KibanaValuesInput {
   namespaceRef: pulumi.Input<string>;
   /** Helm repository of the chart (the version is pinned with its values builder). */
   chartRepo: string;
-  /** How long Helm may wait for the release to be ready. */
+  /** How long the setup Job waits for Kibana to be ready. */
   timeoutSeconds: number;
   /** Kibana's server certificate. */
   cert: IssuedCert;
-  /** What must be ready first: the Elasticsearch release (the token hook calls its API) and the CA Secret. */
+  /** Kibana's `elastic/kibana` service-account token, as Kibana sends it (secret). */
+  serviceToken: pulumi.Input<string>;
+  /** Password of the file-realm user that creates the data views (secret). */
+  setupPassword: pulumi.Input<string>;
+  /** Data stream prefix: the data views' index patterns are `<prefix>-<cluster>` and `<prefix>-*`. */
+  dataStreamPrefix: string;
+  /** The registered clusters (the central one and its edges): one data view each. */
+  clusters: string[];
+  /** What must be ready first: the Elasticsearch release (it holds the token and the setup user) and the CA Secret. */
   after: pulumi.Resource[];
 }
 
 /**
- * Kibana over HTTPS, verifying Elasticsearch against our CA. It authenticates with a service-account token
- * that the chart's pre-install hook creates (Kibana 8 refuses the `elastic` superuser), so this must be a
- * Helm release, and it must start after Elasticsearch is ready (`after`).
+ * Kibana over HTTPS, verifying Elasticsearch against our CA, reaching it as the `elastic/kibana` service
+ * account (Kibana 8 refuses the `elastic` superuser) with a token the program made. The chart is rendered
+ * without its hooks, which would log in as `elastic` to make a token and delete it on every upgrade; so an
+ * upgrade changes Kibana's objects and nothing else. Once Kibana is ready, a Job creates its data views
+ * and saved search.
  */
 export class Kibana extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
-  public readonly release: k8s.helm.v3.Release;
+  public readonly chart: k8s.helm.v4.Chart;
+  /** Completes once the data views and the saved search exist. */
+  public readonly setup: k8s.batch.v1.Job;
 
   constructor(name: string, args: KibanaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("efk:logging:Kibana", name, {}, opts);
@@ -55,19 +69,71 @@ export class Kibana extends pulumi.ComponentResource {
       this,
     );
 
-    this.release = helmRelease(
-      `${name}-release`,
+    const token = kubernetesSecret(
+      `${name}-es-token`,
+      SECRETS.kibanaEsToken.name,
+      args.namespaceRef,
+      { [SECRETS.kibanaEsToken.keys.token]: args.serviceToken },
+      this,
+    );
+
+    this.chart = helmChart(
+      `${name}-chart`,
       {
         chart: KIBANA_CHART,
         repo: args.chartRepo,
         releaseName: RELEASES.kibana,
         namespace: args.namespaceRef,
         values: kibanaValues(args),
-        timeoutSeconds: args.timeoutSeconds,
       },
-      { parent: this, dependsOn: [...args.after, tlsSecret, encryptionKeys] },
+      { parent: this, dependsOn: [...args.after, tlsSecret, encryptionKeys, token] },
+    );
+
+    const setupCredentials = kubernetesSecret(
+      `${name}-setup-credentials`,
+      SECRETS.kibanaSetupCredentials.name,
+      args.namespaceRef,
+      { [SECRETS.kibanaSetupCredentials.keys.password]: args.setupPassword },
+      this,
+    );
+    // Auto-named: new objects (a cluster added) make a new ConfigMap, hence a new Job that creates them.
+    const setupConfig = new k8s.core.v1.ConfigMap(
+      `${name}-setup`,
+      {
+        metadata: { namespace: args.namespaceRef },
+        data: kibanaSetupFiles(
+          kibanaObjects(args.dataStreamPrefix, args.clusters, {
+            name: KIBANA_SETUP_USER,
+            role: KIBANA_SETUP_ROLE,
+            secret: SECRETS.kibanaSetupCredentials.name,
+          }),
+        ),
+      },
+      { parent: this },
     );
     this.url = pulumi.output(kibanaUrl(args.namespace));
-    this.registerOutputs({ url: this.url, release: this.release });
+    this.setup = new k8s.batch.v1.Job(
+      `${name}-setup`,
+      {
+        metadata: { namespace: args.namespaceRef, labels: { "app.kubernetes.io/part-of": "efk-pulumi" } },
+        spec: {
+          backoffLimit: 3,
+          template: {
+            metadata: { labels: { "app.kubernetes.io/name": "efk-kibana-setup" } },
+            spec: setupConfig.metadata.name.apply((configMapName) =>
+              kibanaSetupPodSpec({
+                imageTag: args.imageTag,
+                url: kibanaUrl(args.namespace),
+                user: KIBANA_SETUP_USER,
+                configMapName,
+                waitSeconds: args.timeoutSeconds,
+              }),
+            ),
+          },
+        },
+      },
+      { parent: this, dependsOn: [this.chart, setupCredentials, ...args.after] },
+    );
+    this.registerOutputs({ url: this.url, chart: this.chart, setup: this.setup });
   }
 }

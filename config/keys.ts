@@ -103,7 +103,7 @@ export const CONFIG_KEYS = {
   helmTimeoutSeconds: {
     type: "integer",
     description:
-      "How long each Helm release may take to become ready (a fresh 3-node Elasticsearch needs minutes).",
+      "How long each Helm release may take to become ready (a fresh 3-node Elasticsearch needs minutes), and the Kibana setup Job waits for Kibana.",
     default: 1200,
     schema: z.number().int().min(60, "at least 60 seconds").max(7200, "at most 7200 seconds"),
     roles: BOTH,

@@ -18,7 +18,7 @@ export const ES_CLUSTER_NAME = "elasticsearch";
 export const ES_NODE_GROUP = "master";
 export const ES_UNAME = `${ES_CLUSTER_NAME}-${ES_NODE_GROUP}`;
 export const ES_HEADLESS_SERVICE = `${ES_UNAME}-headless`;
-/** The chart's test pod and Kibana's hook read the credentials from this fixed name. */
+/** The `elastic` credentials, under the name the chart would give them (`<uname>-credentials`). */
 export const ES_CREDENTIALS_SECRET = `${ES_UNAME}-credentials`;
 export const ES_HTTP_PORT = 9200;
 

@@ -3,7 +3,7 @@
  * these keys, and the values builders mount or reference them from here, so a key renamed on one side
  * cannot leave the other reading a key that no longer exists.
  */
-import { ES_CREDENTIALS_SECRET, ES_UNAME } from "./names";
+import { ES_CREDENTIALS_SECRET, ES_UNAME, KIBANA_FULLNAME } from "./names";
 import { FLUENT_BIT_ENV } from "./render/fluentBit";
 import { FLUENTD_ENV } from "./render/fluentd";
 
@@ -23,7 +23,7 @@ export const SECRETS = {
    * must never carry a private key.
    */
   ca: { name: "efk-ca", keys: { ca: TLS_KEYS.ca } },
-  /** The `elastic` superuser; the chart's test pod and Kibana's hook read it from this fixed name. */
+  /** The `elastic` superuser: Elasticsearch's readiness probe and the index-setup Job read it. */
   esCredentials: { name: ES_CREDENTIALS_SECRET, keys: { username: "username", password: "password" } },
   /** Elasticsearch's HTTP and transport certificates, and the CA of each. */
   esTls: {
@@ -37,8 +37,17 @@ export const SECRETS = {
       transportCa: "transport-ca.crt",
     },
   },
-  /** The file realm: the Fluentd writer's bcrypt hash and its role. */
+  /** The file realm: the bcrypt hashes of the Fluentd writer and the Kibana setup user, and their roles. */
   esFileRealm: { name: `${ES_UNAME}-file-realm`, keys: { users: "users", usersRoles: "users_roles" } },
+  /** Elasticsearch's `service_tokens` file: the bcrypt hash of Kibana's service-account token. */
+  esServiceTokens: { name: `${ES_UNAME}-service-tokens`, keys: { serviceTokens: "service_tokens" } },
+  /**
+   * Kibana's service-account token, under the one name the kibana chart's Deployment reads it from
+   * (`<fullname>-es-token`, key `token`). The program makes it; no chart hook does.
+   */
+  kibanaEsToken: { name: `${KIBANA_FULLNAME}-es-token`, keys: { token: "token" } },
+  /** The password of the file-realm user that creates Kibana's data views. */
+  kibanaSetupCredentials: { name: "kibana-setup-credentials", keys: { password: "password" } },
   kibanaTls: { name: "kibana-tls", keys: { cert: TLS_KEYS.cert, key: TLS_KEYS.key } },
   kibanaEncryptionKeys: { name: "kibana-encryption-keys", keys: KIBANA_KEY_ENVS },
   /** The aggregator's environment: the shared key, its Elasticsearch password, one password per cluster. */

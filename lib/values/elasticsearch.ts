@@ -10,6 +10,50 @@ export const ES_CERTS_DIR = `${ES_CONFIG_DIR}/certs`;
 export const FLUENTD_WRITER_ROLE = "efk_fluentd_writer";
 export const FLUENTD_WRITER_USER = "efk-fluentd";
 
+/** The file-realm user that creates Kibana's data views and saved search, and its role. */
+export const KIBANA_SETUP_USER = "efk-kibana-setup";
+export const KIBANA_SETUP_ROLE = "efk_kibana_setup";
+/** Kibana's saved objects live in this application (`kibana-<kibana.index>`), in the default space. */
+export const KIBANA_APPLICATION = "kibana-.kibana";
+/**
+ * Kibana feature privileges of the setup user: data views (`indexPatterns`), saved searches (`discover`)
+ * and the default data view, a setting (`advancedSettings`). Nothing in Elasticsearch itself.
+ */
+export const KIBANA_SETUP_PRIVILEGES = [
+  "feature_indexPatterns.all",
+  "feature_discover.all",
+  "feature_advancedSettings.all",
+] as const;
+
+/**
+ * Kibana reaches Elasticsearch as the `elastic/kibana` service account (the privileges of the built-in
+ * `kibana_system`, nothing more), with a token of ours. Elasticsearch reads such tokens from its
+ * `service_tokens` file, one `elastic/kibana/<name>:<hash>` per line, and checks the hash by its prefix
+ * (`$2a$` is bcrypt), so the program makes the token the way it makes every password: no hook, no API call.
+ */
+export const KIBANA_SERVICE_ACCOUNT = "elastic/kibana";
+export const KIBANA_TOKEN_NAME = "efk-pulumi";
+
+/** The `service_tokens` file: the token's qualified name and the bcrypt hash of its secret. */
+export function serviceTokensFile(secretBcryptHash: string): string {
+  return `${KIBANA_SERVICE_ACCOUNT}/${KIBANA_TOKEN_NAME}:${secretBcryptHash}\n`;
+}
+
+/**
+ * The bearer string Kibana sends (Elasticsearch's ServiceAccountToken.asBearerString): the bytes
+ * 0x00 0x01 0x00 0x01 (magic, type, reserved, format version), then `elastic/kibana/<name>:<secret>`,
+ * in standard Base64 without padding.
+ */
+export function serviceTokenBearer(secret: string): string {
+  if (secret.length < 10) {
+    throw new Error(`a service token's secret must be at least 10 characters, got ${secret.length}`);
+  }
+  const body = Buffer.from(`${KIBANA_SERVICE_ACCOUNT}/${KIBANA_TOKEN_NAME}:${secret}`, "utf8");
+  return Buffer.concat([Buffer.from([0, 1, 0, 1]), body])
+    .toString("base64")
+    .replace(/=+$/, "");
+}
+
 /**
  * The chart's roles minus ml, transform and remote_cluster_client, which a logging cluster does not use
  * and which reserve memory (machine learning especially).
@@ -64,12 +108,25 @@ export function elasticsearchYml(): string {
  * roles.yml: not secret, so it travels in the chart's ConfigMap. Fluentd's role may add documents to our
  * data streams and let Elasticsearch create a stream on its first document, nothing else: no cluster
  * privilege, no read, no delete, no template or policy (the index-setup Job installs those as elastic).
+ * The Kibana setup role may manage data views, saved searches and the default data view in the default
+ * space, and nothing in Elasticsearch: it creates views without listing their fields.
  */
 export function rolesYml(dataStreamPrefix: string): string {
   return stringify({
     [FLUENTD_WRITER_ROLE]: {
       cluster: [],
       indices: [{ names: [`${dataStreamPrefix}-*`], privileges: ["create_doc", "auto_configure"] }],
+    },
+    [KIBANA_SETUP_ROLE]: {
+      cluster: [],
+      indices: [],
+      applications: [
+        {
+          application: KIBANA_APPLICATION,
+          privileges: [...KIBANA_SETUP_PRIVILEGES],
+          resources: ["space:default"],
+        },
+      ],
     },
   });
 }
@@ -140,7 +197,7 @@ export function indexSetupPodSpec(v: IndexSetupPodInput): k8s.types.input.core.v
 
 /** `users_roles` of the file realm. The `users` file (password hashes) is built by the component, in a Secret. */
 export function usersRolesFile(): string {
-  return `${FLUENTD_WRITER_ROLE}:${FLUENTD_WRITER_USER}\n`;
+  return `${FLUENTD_WRITER_ROLE}:${FLUENTD_WRITER_USER}\n${KIBANA_SETUP_ROLE}:${KIBANA_SETUP_USER}\n`;
 }
 
 /**
@@ -155,8 +212,20 @@ export function clusterHealthCheckParams(replicas: number): string {
 /** The chart and the one version these values are written for (see `PinnedChart`). */
 export const ELASTICSEARCH_CHART = { chart: "elasticsearch", version: "8.5.1" } as const;
 
-/** Values for the elastic/elasticsearch 8.5.1 chart. Plain data: no secret ever goes through Helm values. */
-export function elasticsearchValues(v: ElasticsearchValuesInput): Record<string, unknown> {
+/** The pod annotation that carries `credentialsChecksum` (see `elasticsearchValues`). */
+export const CREDENTIALS_CHECKSUM_ANNOTATION = "efk-pulumi/credentials-checksum";
+
+/**
+ * Values for the elastic/elasticsearch 8.5.1 chart. Plain data: no secret ever goes through Helm values.
+ * `credentialsChecksum` is a digest of the credential files (file realm, service tokens): they are mounted
+ * file by file (`subPath`), which Kubernetes never updates in a running pod, so a changed file must roll
+ * the nodes, one at a time behind the health check, as a changed roles.yml does through the chart's own
+ * checksum.
+ */
+export function elasticsearchValues(
+  v: ElasticsearchValuesInput,
+  credentialsChecksum: string,
+): Record<string, unknown> {
   return {
     clusterName: ES_CLUSTER_NAME,
     nodeGroup: ES_NODE_GROUP,
@@ -178,6 +247,7 @@ export function elasticsearchValues(v: ElasticsearchValuesInput): Record<string,
         },
       },
     ],
+    podAnnotations: { [CREDENTIALS_CHECKSUM_ANNOTATION]: credentialsChecksum },
     esConfig: {
       "elasticsearch.yml": elasticsearchYml(),
       "roles.yml": rolesYml(v.dataStreamPrefix),
@@ -196,6 +266,13 @@ export function elasticsearchValues(v: ElasticsearchValuesInput): Record<string,
         secretName: SECRETS.esFileRealm.name,
         path: `${ES_CONFIG_DIR}/users_roles`,
         subPath: SECRETS.esFileRealm.keys.usersRoles,
+        defaultMode: 0o440,
+      },
+      {
+        name: "service-tokens",
+        secretName: SECRETS.esServiceTokens.name,
+        path: `${ES_CONFIG_DIR}/${SECRETS.esServiceTokens.keys.serviceTokens}`,
+        subPath: SECRETS.esServiceTokens.keys.serviceTokens,
         defaultMode: 0o440,
       },
     ],

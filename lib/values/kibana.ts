@@ -1,5 +1,7 @@
+import type * as k8s from "@pulumi/kubernetes";
 import { stringify } from "yaml";
 import { elasticsearchUrl } from "../names";
+import { KIBANA_SETUP_FILES } from "../render/kibanaSetup";
 import { quantityBytes } from "../quantity";
 import { KIBANA_KEY_ENVS, SECRETS } from "../secrets";
 
@@ -44,16 +46,18 @@ export function nodeHeapMiB(memory: string): number {
 /** The chart and the one version these values are written for (see `PinnedChart`). */
 export const KIBANA_CHART = { chart: "kibana", version: "8.5.1" } as const;
 
-/** Values for the elastic/kibana 8.5.1 chart. */
+/**
+ * Values for the elastic/kibana 8.5.1 chart, rendered without its hooks (`helmChart`). The chart's
+ * Deployment reads Kibana's service-account token from `<fullname>-es-token`, which its hooks would make by
+ * logging in as `elastic`; the program makes that Secret instead (`SECRETS.kibanaEsToken`), so no value here
+ * names the `elastic` credentials, and Kibana never holds them.
+ */
 export function kibanaValues(v: KibanaValuesInput): Record<string, unknown> {
   return {
     imageTag: v.imageTag,
-    // One https URL, no trailing slash: the token hook concatenates it into a request URL.
     elasticsearchHosts: elasticsearchUrl(v.namespace),
     elasticsearchCertificateSecret: SECRETS.ca.name,
     elasticsearchCertificateAuthoritiesFile: SECRETS.ca.keys.ca,
-    // The token hook logs in as `elastic` to create a service-account token; Kibana itself never uses elastic.
-    elasticsearchCredentialSecret: SECRETS.esCredentials.name,
     protocol: "https",
     kibanaConfig: { "kibana.yml": kibanaYml(v.hosts) },
     secretMounts: [{ name: "server-tls", secretName: SECRETS.kibanaTls.name, path: KIBANA_SERVER_CERTS_DIR }],
@@ -69,5 +73,76 @@ export function kibanaValues(v: KibanaValuesInput): Record<string, unknown> {
       // null deletes the chart's default CPU limit (Helm merges maps).
       limits: { cpu: null, memory: v.memory },
     },
+  };
+}
+
+export const KIBANA_IMAGE = "docker.elastic.co/kibana/kibana";
+const KIBANA_NODE = "/usr/share/kibana/node/bin/node";
+const SETUP_DIR = "/setup";
+const SETUP_CA_DIR = "/ca";
+
+export interface KibanaSetupPodInput {
+  imageTag: string;
+  /** In-cluster HTTPS URL of Kibana. */
+  url: string;
+  /** The file-realm user the Job signs in as; its password is in `SECRETS.kibanaSetupCredentials`. */
+  user: string;
+  /** ConfigMap holding objects.json and the script. */
+  configMapName: string;
+  /** How long the Job waits for Kibana to be ready. */
+  waitSeconds: number;
+}
+
+/**
+ * The pod of the Kibana setup Job: the script runs on the Node.js of the Kibana image, as its non-root
+ * user, with the setup user's password from its Secret, the CA alone, and nothing writable.
+ */
+export function kibanaSetupPodSpec(v: KibanaSetupPodInput): k8s.types.input.core.v1.PodSpec {
+  return {
+    restartPolicy: "Never",
+    automountServiceAccountToken: false,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    containers: [
+      {
+        name: "kibana-setup",
+        image: `${KIBANA_IMAGE}:${v.imageTag}`,
+        command: [KIBANA_NODE, `${SETUP_DIR}/${KIBANA_SETUP_FILES.script}`],
+        env: [
+          { name: "KIBANA_URL", value: v.url },
+          { name: "CA_FILE", value: `${SETUP_CA_DIR}/${SECRETS.ca.keys.ca}` },
+          { name: "SETUP_DIR", value: SETUP_DIR },
+          { name: "SETUP_USER", value: v.user },
+          { name: "WAIT_SECONDS", value: String(v.waitSeconds) },
+          {
+            name: "SETUP_PASSWORD",
+            valueFrom: {
+              secretKeyRef: {
+                name: SECRETS.kibanaSetupCredentials.name,
+                key: SECRETS.kibanaSetupCredentials.keys.password,
+              },
+            },
+          },
+        ],
+        volumeMounts: [
+          { name: "setup", mountPath: SETUP_DIR, readOnly: true },
+          { name: "ca", mountPath: SETUP_CA_DIR, readOnly: true },
+        ],
+        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+        },
+      },
+    ],
+    volumes: [
+      { name: "setup", configMap: { name: v.configMapName } },
+      { name: "ca", secret: { secretName: SECRETS.ca.name } },
+    ],
   };
 }

@@ -1,10 +1,13 @@
 import "../mocks";
 import * as assert from "node:assert/strict";
 import { parse } from "yaml";
+import { createHash } from "node:crypto";
+import { chartValuesOf } from "../../lib/offline";
 import { byType, find, type Recorded } from "../mocks";
 import { CENTRAL_CONFIG, runProgram } from "../harness";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
+const CHART = "kubernetes:helm.sh/v4:Chart";
 const SECRET = "kubernetes:core/v1:Secret";
 
 // Chart values are free-form; tests read the fields they check through this shape.
@@ -23,7 +26,7 @@ interface PodSpecShape {
 }
 
 function values(release: Recorded): Values {
-  return release.inputs.values as Values;
+  return (release.type === CHART ? chartValuesOf(release.inputs) : release.inputs.values) as Values;
 }
 
 function secretNames(): string[] {
@@ -112,7 +115,7 @@ describe("central stack: Elasticsearch release", () => {
     }
   });
 
-  it("uses our elastic password from the credentials Secret the chart and Kibana's hook expect", () => {
+  it("uses our elastic password from the credentials Secret its readiness probe reads", () => {
     const v = values(es);
     assert.deepEqual(v.secret, { enabled: false });
     const creds = find(SECRET, "efk-elasticsearch-credentials").inputs;
@@ -127,15 +130,46 @@ describe("central stack: Elasticsearch release", () => {
     assert.equal(password.inputs.special, false);
   });
 
-  it("keeps a Fluentd user in the file realm as a bcrypt hash, with a role limited to our data streams", () => {
+  it("keeps the Fluentd and Kibana setup users in the file realm as bcrypt hashes, each with its role", () => {
     const realm = find(SECRET, "efk-elasticsearch-file-realm").inputs.stringData as Record<string, string>;
-    assert.match(realm.users, /^efk-fluentd:\$2a\$10\$mockbcrypt\.efk-elasticsearch-writer-password\n$/);
-    assert.equal(realm.users_roles, "efk_fluentd_writer:efk-fluentd\n");
+    assert.equal(
+      realm.users,
+      "efk-fluentd:$2a$10$mockbcrypt.efk-elasticsearch-writer-password\n" +
+        "efk-kibana-setup:$2a$10$mockbcrypt.efk-elasticsearch-kibana-setup-password\n",
+    );
+    assert.equal(realm.users_roles, "efk_fluentd_writer:efk-fluentd\nefk_kibana_setup:efk-kibana-setup\n");
     const roles = parse(values(es).esConfig["roles.yml"]) as Record<
       string,
       { indices: { names: string[] }[] }
     >;
     assert.deepEqual(roles.efk_fluentd_writer.indices[0].names, ["efk-logs-*"]);
+  });
+
+  it("reads Kibana's service-account token hash from its service_tokens file, mounted from the program's Secret", () => {
+    const tokens = find(SECRET, "efk-elasticsearch-service-tokens").inputs;
+    assert.equal((tokens.metadata as { name: string }).name, "elasticsearch-master-service-tokens");
+    assert.deepEqual(tokens.stringData, {
+      service_tokens: "elastic/kibana/efk-pulumi:$2a$10$mockbcrypt.efk-elasticsearch-kibana-token\n",
+    });
+    const mount = values(es).secretMounts.find((m) => m.name === "service-tokens");
+    assert.deepEqual(mount && { path: mount.path, secretName: mount.secretName, subPath: mount.subPath }, {
+      path: "/usr/share/elasticsearch/config/service_tokens",
+      secretName: "elasticsearch-master-service-tokens",
+      subPath: "service_tokens",
+    });
+  });
+
+  it("rolls the nodes when a credential file changes: the files' checksum is a pod annotation", () => {
+    const realm = find(SECRET, "efk-elasticsearch-file-realm").inputs.stringData as Record<string, string>;
+    const tokens = find(SECRET, "efk-elasticsearch-service-tokens").inputs.stringData as Record<
+      string,
+      string
+    >;
+    const digest = createHash("sha256")
+      .update(realm.users_roles)
+      .update(`${realm.users}\0${tokens.service_tokens}`)
+      .digest("hex");
+    assert.deepEqual(values(es).podAnnotations, { "efk-pulumi/credentials-checksum": digest });
   });
 
   it("claims volumes of the configured class and size, and sizes memory as request and limit", () => {
@@ -211,18 +245,28 @@ describe("central stack: retention", () => {
   });
 });
 
-describe("central stack: Kibana release", () => {
+describe("central stack: Kibana", () => {
   let kibana: Recorded;
   before(async () => {
-    await runProgram({ ...CENTRAL_CONFIG, namespace: "obs", kibanaHosts: '["kibana.example.com"]' });
-    kibana = find(RELEASE, "efk-kibana-release");
+    await runProgram({
+      ...CENTRAL_CONFIG,
+      namespace: "obs",
+      kibanaHosts: '["kibana.example.com"]',
+      edgeClusters: '["prod-eu","prod-us"]',
+      fluentdExternalHosts: '["logs.example.com"]',
+    });
+    kibana = find(CHART, "efk-kibana-chart");
   });
 
-  it("pins chart and version with an explicit release name", () => {
+  it("renders the pinned chart itself, without hooks, under an explicit release name; no Helm release", () => {
     assert.equal(kibana.inputs.chart, "kibana");
     assert.equal(kibana.inputs.version, "8.5.1");
     assert.equal(kibana.inputs.name, "kibana");
     assert.equal(kibana.inputs.namespace, "obs");
+    assert.deepEqual(
+      byType(RELEASE).map((r) => r.inputs.chart),
+      ["elasticsearch", "fluentd", "fluent-bit"],
+    );
   });
 
   it("reaches Elasticsearch by a name in its certificate, verified against our CA", () => {
@@ -237,10 +281,31 @@ describe("central stack: Kibana release", () => {
     assert.match(ca["ca.crt"], /mock-cert-efk-pki-ca\n/);
   });
 
-  it("hands the token hook the elastic credentials Secret that exists", () => {
+  it("gives Kibana the elastic/kibana token whose bcrypt hash Elasticsearch holds, in the Secret the chart reads", () => {
+    const secret = find(SECRET, "efk-kibana-es-token").inputs;
+    // The chart's Deployment reads `<fullname>-es-token`, key `token`.
+    assert.equal((secret.metadata as { name: string }).name, "kibana-kibana-es-token");
+    const bearer = Buffer.from((secret.stringData as { token: string }).token, "base64");
+    assert.deepEqual([...bearer.subarray(0, 4)], [0, 1, 0, 1]);
+    assert.equal(
+      bearer.subarray(4).toString("utf8"),
+      "elastic/kibana/efk-pulumi:mockpwefkelasticsearchkibanatoken",
+    );
+    const tokens = find(SECRET, "efk-elasticsearch-service-tokens").inputs.stringData as Record<
+      string,
+      string
+    >;
+    // The mock's hash names the password it hashes: the same RandomPassword on both sides.
+    assert.match(
+      tokens.service_tokens,
+      /^elastic\/kibana\/efk-pulumi:\$2a\$10\$mockbcrypt\.efk-elasticsearch-kibana-token\n$/,
+    );
+  });
+
+  it("names no elastic credentials in its values: no hook of the chart is applied to use them", () => {
     const v = values(kibana);
-    assert.equal(v.elasticsearchCredentialSecret, "elasticsearch-master-credentials");
-    assert.ok(secretNames().includes(String(v.elasticsearchCredentialSecret)));
+    assert.equal("elasticsearchCredentialSecret" in v, false);
+    assert.equal(JSON.stringify(v).includes("elasticsearch-master-credentials"), false);
   });
 
   it("serves HTTPS with our certificate and turns telemetry and the newsfeed off", () => {
@@ -256,5 +321,80 @@ describe("central stack: Kibana release", () => {
     const tls = find(SECRET, "efk-kibana-tls").inputs;
     assert.equal((tls.metadata as { name: string }).name, mount.secretName);
     assert.deepEqual(Object.keys(tls.stringData as object).sort(), ["tls.crt", "tls.key"]);
+  });
+});
+
+describe("central stack: Kibana setup Job", () => {
+  let job: Recorded;
+  let pod: {
+    automountServiceAccountToken: boolean;
+    containers: {
+      image: string;
+      command: string[];
+      env: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[];
+    }[];
+    volumes: { name: string; secret?: { secretName: string }; configMap?: { name: string } }[];
+  };
+  before(async () => {
+    await runProgram({
+      ...CENTRAL_CONFIG,
+      namespace: "obs",
+      edgeClusters: '["prod-eu","prod-us"]',
+      fluentdExternalHosts: '["logs.example.com"]',
+    });
+    job = find("kubernetes:batch/v1:Job", "efk-kibana-setup");
+    pod = (job.inputs.spec as { template: { spec: typeof pod } }).template.spec;
+  });
+
+  const env = (name: string) => pod.containers[0].env.find((e) => e.name === name);
+
+  it("describes one view per registered cluster, one for all (the default) and one for the unregistered stream", () => {
+    const configMap = find("kubernetes:core/v1:ConfigMap", "efk-kibana-setup");
+    const objects = JSON.parse((configMap.inputs.data as Record<string, string>)["objects.json"]) as {
+      dataViews: { id: string; title: string; timeFieldName: string }[];
+      defaultDataView: string;
+    };
+    assert.deepEqual(
+      objects.dataViews.map((v) => [v.id, v.title, v.timeFieldName]),
+      [
+        ["efk-view-all-clusters", "efk-logs-*", "@timestamp"],
+        ["efk-view-cluster-hub", "efk-logs-hub", "@timestamp"],
+        ["efk-view-cluster-prod-eu", "efk-logs-prod-eu", "@timestamp"],
+        ["efk-view-cluster-prod-us", "efk-logs-prod-us", "@timestamp"],
+        ["efk-view-cluster-unregistered", "efk-logs-unregistered", "@timestamp"],
+      ],
+    );
+    assert.equal(objects.defaultDataView, "efk-view-all-clusters");
+    const volume = pod.volumes.find((v) => v.name === "setup");
+    assert.equal(volume?.configMap?.name, (configMap.outputs.metadata as { name: string }).name);
+  });
+
+  it("signs in as the setup user with the password whose hash is in the file realm, never as elastic", () => {
+    assert.equal(env("SETUP_USER")?.value, "efk-kibana-setup");
+    const ref = env("SETUP_PASSWORD")?.valueFrom?.secretKeyRef;
+    assert.deepEqual(ref, { name: "kibana-setup-credentials", key: "password" });
+    const secret = find(SECRET, "efk-kibana-setup-credentials").inputs;
+    assert.equal((secret.metadata as { name: string }).name, ref?.name);
+    assert.deepEqual(secret.stringData, { password: "mockpwefkelasticsearchkibanasetuppassword" });
+    const realm = find(SECRET, "efk-elasticsearch-file-realm").inputs.stringData as Record<string, string>;
+    assert.match(
+      realm.users,
+      /^efk-kibana-setup:\$2a\$10\$mockbcrypt\.efk-elasticsearch-kibana-setup-password$/m,
+    );
+    assert.equal(JSON.stringify(pod).includes("elasticsearch-master-credentials"), false);
+  });
+
+  it("verifies Kibana by a name in its certificate against the CA Secret, with no service-account token mounted", () => {
+    const url = new URL(String(env("KIBANA_URL")?.value));
+    assert.equal(url.protocol, "https:");
+    const names = find("tls:index/certRequest:CertRequest", "efk-pki-kibana-csr").inputs.dnsNames as string[];
+    assert.ok(names.includes(url.hostname), `${url.hostname} is not in Kibana's certificate`);
+    assert.equal(pod.volumes.find((v) => v.name === "ca")?.secret?.secretName, "efk-ca");
+    assert.equal(pod.automountServiceAccountToken, false);
+  });
+
+  it("runs the script on the Node.js of the configured Kibana image", () => {
+    assert.equal(pod.containers[0].image, "docker.elastic.co/kibana/kibana:8.5.1");
+    assert.deepEqual(pod.containers[0].command, ["/usr/share/kibana/node/bin/node", "/setup/setup.js"]);
   });
 });

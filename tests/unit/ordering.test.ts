@@ -4,6 +4,8 @@ import { dependsOnTransitively, find, recorded, type Recorded } from "../mocks";
 import { CENTRAL_CONFIG, EDGE_CONFIG, EDGE_PASSWORD, centralRef, runProgram } from "../harness";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
+const CHART = "kubernetes:helm.sh/v4:Chart";
+const JOB = "kubernetes:batch/v1:Job";
 const SECRET = "kubernetes:core/v1:Secret";
 
 /**
@@ -11,8 +13,8 @@ const SECRET = "kubernetes:core/v1:Secret";
  * once its workloads are ready: so "waits for" here is "starts after". Read from the dependencies the
  * program sends the engine, not from the order it happens to declare things in.
  */
-function assertWaitsFor(release: string, first: Recorded[]): void {
-  const r = find(RELEASE, release);
+function assertWaitsFor(release: string, first: Recorded[], type = RELEASE): void {
+  const r = find(type, release);
   for (const f of first) {
     assert.ok(dependsOnTransitively(r, f), `${release} does not wait for ${f.type} ${f.name}`);
   }
@@ -34,20 +36,37 @@ describe("central stack: what each release waits for", () => {
     );
   });
 
-  it("starts Elasticsearch after the Secrets it mounts: credentials, certificates and file realm", () => {
+  it("starts Elasticsearch after the Secrets it mounts: credentials, certificates, file realm, service tokens", () => {
     assertWaitsFor("efk-elasticsearch-release", [
       secret("efk-elasticsearch-credentials"),
       secret("efk-elasticsearch-tls"),
       secret("efk-elasticsearch-file-realm"),
+      secret("efk-elasticsearch-service-tokens"),
     ]);
   });
 
-  it("starts Kibana after Elasticsearch is ready (its token hook calls it) and after the CA Secret", () => {
-    assertWaitsFor("efk-kibana-release", [find(RELEASE, "efk-elasticsearch-release"), secret("efk-ca")]);
+  it("starts Kibana after Elasticsearch is ready (it holds Kibana's token) and after the CA Secret", () => {
+    assertWaitsFor("efk-kibana-chart", [find(RELEASE, "efk-elasticsearch-release"), secret("efk-ca")], CHART);
   });
 
-  it("starts Kibana after its own certificate and encryption-key Secrets", () => {
-    assertWaitsFor("efk-kibana-release", [secret("efk-kibana-tls"), secret("efk-kibana-encryption-keys")]);
+  it("starts Kibana after its own certificate, encryption-key and token Secrets", () => {
+    assertWaitsFor(
+      "efk-kibana-chart",
+      [secret("efk-kibana-tls"), secret("efk-kibana-encryption-keys"), secret("efk-kibana-es-token")],
+      CHART,
+    );
+  });
+
+  it("creates Kibana's data views once Kibana is ready and its setup user's password is in place", () => {
+    assertWaitsFor(
+      "efk-kibana-setup",
+      [
+        find(CHART, "efk-kibana-chart"),
+        secret("efk-kibana-setup-credentials"),
+        find(RELEASE, "efk-elasticsearch-release"),
+      ],
+      JOB,
+    );
   });
 
   it("starts Fluentd after Elasticsearch (its writer user lives there) and after its own Secrets", () => {
@@ -70,12 +89,12 @@ describe("central stack: what each release waits for", () => {
 
   it("starts Elasticsearch first: it waits for no other release", () => {
     const es = find(RELEASE, "efk-elasticsearch-release");
-    for (const other of ["efk-kibana-release", "efk-fluentd-release", "efk-fluent-bit-release"]) {
-      assert.equal(
-        dependsOnTransitively(es, find(RELEASE, other)),
-        false,
-        `Elasticsearch waits for ${other}`,
-      );
+    for (const other of [
+      find(CHART, "efk-kibana-chart"),
+      find(RELEASE, "efk-fluentd-release"),
+      find(RELEASE, "efk-fluent-bit-release"),
+    ]) {
+      assert.equal(dependsOnTransitively(es, other), false, `Elasticsearch waits for ${other.name}`);
     }
   });
 });

@@ -140,10 +140,18 @@ describe("secrets on the central stack", () => {
 
   it("passes Helm values with no secret in them, so preview diffs stay readable and Helm's release record holds none", () => {
     const releases = byType("kubernetes:helm.sh/v3:Release");
-    assert.equal(releases.length, 4);
+    assert.equal(releases.length, 3);
     for (const r of releases) {
       assert.equal(containsSecret(r.rawInputs.values), false, `${r.name} values are marked secret`);
       assert.deepEqual(leaks(r.inputs.values), [], `${r.name} values hold a secret`);
+    }
+    const charts = byType("kubernetes:helm.sh/v4:Chart");
+    assert.equal(charts.length, 1);
+    for (const c of charts) {
+      assert.equal(containsSecret(c.rawInputs.valueYamlFiles), false, `${c.name} values are marked secret`);
+      const text = (c.inputs.valueYamlFiles as { text: string }[])[0].text;
+      assert.match(text, /^imageTag: /m, `${c.name}: its values file was not read`);
+      assert.deepEqual(leaks(text), [], `${c.name} values hold a secret`);
     }
   });
 

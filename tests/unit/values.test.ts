@@ -62,7 +62,7 @@ describe("Elasticsearch values", () => {
   });
 
   it("leaves the storage class out when none is configured, so the cluster default applies", () => {
-    const v = elasticsearchValues(ES_INPUT);
+    const v = elasticsearchValues(ES_INPUT, "checksum");
     assert.equal("storageClassName" in (v.volumeClaimTemplate as object), false);
     assert.equal(v.antiAffinity, "soft");
     assert.deepEqual(v.sysctlInitContainer, { enabled: false });

@@ -32,6 +32,33 @@ export function renderStackFile(
 }
 
 /**
+ * The Kibana privileges the rendered Elasticsearch role `role` grants in the default space, reduced to what
+ * the Kibana stand-in enforces. Throws when the role grants anything in Elasticsearch itself, or in
+ * another application or space, which the stand-in could not model.
+ */
+export function renderedKibanaPrivileges(renderDir: string, role: string): string[] {
+  const values = parse(fs.readFileSync(path.join(renderDir, "values", "elasticsearch.yaml"), "utf8")) as {
+    esConfig: Record<string, string>;
+  };
+  const r = (parse(values.esConfig["roles.yml"]) as Record<string, Record<string, unknown[]>>)[role];
+  if (!r) throw new Error(`the rendered roles.yml has no role ${role}`);
+  const { cluster = [], indices = [], applications = [], ...rest } = r;
+  if (cluster.length + indices.length > 0 || Object.keys(rest).length > 0) {
+    throw new Error(`role ${role} grants more than Kibana privileges: ${JSON.stringify(r)}`);
+  }
+  return (applications as { application: string; privileges: string[]; resources: string[] }[]).flatMap(
+    (a) => {
+      if (a.application !== "kibana-.kibana" || a.resources.join() !== "space:default") {
+        throw new Error(
+          `role ${role}: an application privilege the stand-in does not model: ${JSON.stringify(a)}`,
+        );
+      }
+      return a.privileges;
+    },
+  );
+}
+
+/**
  * The Elasticsearch role Fluentd writes with, as the rendered elasticsearch values define it, reduced to
  * what the stand-in enforces: the prefix of the names it may create documents in. Throws when the role
  * grants anything else (a cluster privilege, another index privilege), which the stand-in could not model.
