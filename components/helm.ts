@@ -60,7 +60,7 @@ export function helmRelease(
   );
 }
 
-export type ChartArgs = Omit<ReleaseArgs, "timeoutSeconds" | "values"> & { values: Record<string, unknown> };
+export type ChartArgs = Omit<ReleaseArgs, "timeoutSeconds">;
 
 /**
  * A `helm.v4.Chart`: Pulumi renders the chart (`helm template --no-hooks`) and owns each object as a
@@ -83,7 +83,9 @@ export function helmChart(
       version: args.chart.version,
       repositoryOpts: { repo: args.repo },
       namespace: args.namespace,
-      valueYamlFiles: [new pulumi.asset.StringAsset(chartValuesYaml(args.values))],
+      valueYamlFiles: [
+        pulumi.output(args.values).apply((v) => new pulumi.asset.StringAsset(chartValuesYaml(v))),
+      ],
     },
     opts,
   );

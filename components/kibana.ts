@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RELEASES, kibanaUrl } from "../lib/names";
@@ -84,7 +85,10 @@ export class Kibana extends pulumi.ComponentResource {
         repo: args.chartRepo,
         releaseName: RELEASES.kibana,
         namespace: args.namespaceRef,
-        values: kibanaValues(args),
+        // A certificate is public: its digest keeps the values readable in a preview.
+        values: args.cert.certPem.apply((pem) =>
+          kibanaValues(args, createHash("sha256").update(pem).digest("hex")),
+        ),
       },
       { parent: this, dependsOn: [...args.after, tlsSecret, encryptionKeys, token] },
     );

@@ -43,6 +43,9 @@ export function nodeHeapMiB(memory: string): number {
   return Math.floor((quantityBytes(memory) / 2 ** 20) * 0.75);
 }
 
+/** The pod annotation that carries a digest of Kibana's server certificate (see `kibanaValues`). */
+export const TLS_CHECKSUM_ANNOTATION = "efk-pulumi/tls-checksum";
+
 /** The chart and the one version these values are written for (see `PinnedChart`). */
 export const KIBANA_CHART = { chart: "kibana", version: "8.5.1" } as const;
 
@@ -52,9 +55,11 @@ export const KIBANA_CHART = { chart: "kibana", version: "8.5.1" } as const;
  * logging in as `elastic`; the program makes that Secret instead (`SECRETS.kibanaEsToken`), so no value here
  * names the `elastic` credentials, and Kibana never holds them.
  */
-export function kibanaValues(v: KibanaValuesInput): Record<string, unknown> {
+export function kibanaValues(v: KibanaValuesInput, tlsChecksum: string): Record<string, unknown> {
   return {
     imageTag: v.imageTag,
+    // Kibana reads its certificate at start only: a renewed one must restart it, as a changed kibana.yml does.
+    podAnnotations: { [TLS_CHECKSUM_ANNOTATION]: tlsChecksum },
     elasticsearchHosts: elasticsearchUrl(v.namespace),
     elasticsearchCertificateSecret: SECRETS.ca.name,
     elasticsearchCertificateAuthoritiesFile: SECRETS.ca.keys.ca,

@@ -302,6 +302,14 @@ describe("central stack: Kibana", () => {
     );
   });
 
+  it("restarts Kibana when its certificate is renewed: the certificate's digest is a pod annotation", () => {
+    const pem = find("tls:index/locallySignedCert:LocallySignedCert", "efk-pki-kibana-cert").outputs.certPem;
+    assert.match(String(pem), /BEGIN CERTIFICATE/);
+    assert.deepEqual(values(kibana).podAnnotations, {
+      "efk-pulumi/tls-checksum": createHash("sha256").update(String(pem)).digest("hex"),
+    });
+  });
+
   it("names no elastic credentials in its values: no hook of the chart is applied to use them", () => {
     const v = values(kibana);
     assert.equal("elasticsearchCredentialSecret" in v, false);

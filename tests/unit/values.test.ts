@@ -87,7 +87,10 @@ describe("Kibana values", () => {
   });
 
   it("takes its encryption keys from a Secret through the environment, never inline", () => {
-    const v = kibanaValues({ namespace: "ns", imageTag: "8.5.1", cpu: "1", memory: "1Gi", hosts: [] });
+    const v = kibanaValues(
+      { namespace: "ns", imageTag: "8.5.1", cpu: "1", memory: "1Gi", hosts: [] },
+      "digest",
+    );
     const yml = parse((v.kibanaConfig as Record<string, string>)["kibana.yml"]) as Record<string, string>;
     assert.equal(yml["xpack.security.encryptionKey"], "${KIBANA_SECURITY_KEY}");
     const env = (v.extraEnvs as { name: string; valueFrom?: { secretKeyRef: { name: string } } }[]).find(
