@@ -149,7 +149,12 @@ export class Elasticsearch extends pulumi.ComponentResource {
     this.indexSetup = new k8s.batch.v1.Job(
       `${name}-index-setup`,
       {
-        metadata: { namespace: args.namespaceRef, labels: { "app.kubernetes.io/part-of": "efk-pulumi" } },
+        metadata: {
+          namespace: args.namespaceRef,
+          labels: { "app.kubernetes.io/part-of": "efk-pulumi" },
+          // A failed Job is replaced by the next `pulumi up`, instead of failing it again.
+          annotations: { "pulumi.com/replaceUnready": "true" },
+        },
         spec: {
           backoffLimit: 10,
           template: {

@@ -65,8 +65,8 @@ export type ChartArgs = Omit<ReleaseArgs, "timeoutSeconds">;
 /**
  * A `helm.v4.Chart`: Pulumi renders the chart (`helm template --no-hooks`) and owns each object as a
  * resource of its own, so a preview shows each object's diff. Helm hooks are neither applied nor run, on
- * install, upgrade or delete; `helm.v3.Release` cannot promise that (its `disableWebhooks` only covers
- * install, and delete hooks always run). Pulumi waits for each object to be ready.
+ * install, upgrade or delete; `helm.v3.Release` cannot promise that (its `disableWebhooks` covers install
+ * only, upgrade hooks follow `disableCRDHooks`, and delete hooks always run). Pulumi waits for each object to be ready.
  *
  * Values go in as a YAML file, as `helm template -f` takes them, so that a null deletes a chart default.
  */

@@ -15,7 +15,7 @@ export interface KibanaArgs extends KibanaValuesInput {
   namespaceRef: pulumi.Input<string>;
   /** Helm repository of the chart (the version is pinned with its values builder). */
   chartRepo: string;
-  /** How long the setup Job waits for Kibana to be ready. */
+  /** How long Kibana's rollout may take, and the setup Job waits for Kibana to be ready. */
   timeoutSeconds: number;
   /** Kibana's server certificate. */
   cert: IssuedCert;
@@ -38,6 +38,10 @@ export interface KibanaArgs extends KibanaValuesInput {
  * upgrade changes Kibana's objects and nothing else. Once Kibana is ready, a Job creates its data views
  * and saved search.
  */
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
 export class Kibana extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   public readonly chart: k8s.helm.v4.Chart;
@@ -85,9 +89,15 @@ export class Kibana extends pulumi.ComponentResource {
         repo: args.chartRepo,
         releaseName: RELEASES.kibana,
         namespace: args.namespaceRef,
-        // A certificate is public: its digest keeps the values readable in a preview.
-        values: args.cert.certPem.apply((pem) =>
-          kibanaValues(args, createHash("sha256").update(pem).digest("hex")),
+        // Digests, not secrets: the values stay readable in a preview.
+        values: pulumi.unsecret(
+          pulumi.all([args.cert.certPem, args.serviceToken]).apply(([pem, token]) =>
+            kibanaValues(args, {
+              tlsChecksum: sha256(pem),
+              tokenChecksum: sha256(token),
+              timeoutSeconds: args.timeoutSeconds,
+            }),
+          ),
         ),
       },
       { parent: this, dependsOn: [...args.after, tlsSecret, encryptionKeys, token] },
@@ -119,7 +129,12 @@ export class Kibana extends pulumi.ComponentResource {
     this.setup = new k8s.batch.v1.Job(
       `${name}-setup`,
       {
-        metadata: { namespace: args.namespaceRef, labels: { "app.kubernetes.io/part-of": "efk-pulumi" } },
+        metadata: {
+          namespace: args.namespaceRef,
+          labels: { "app.kubernetes.io/part-of": "efk-pulumi" },
+          // A failed Job is replaced by the next `pulumi up`, instead of failing it again.
+          annotations: { "pulumi.com/replaceUnready": "true" },
+        },
         spec: {
           backoffLimit: 3,
           template: {
@@ -136,7 +151,12 @@ export class Kibana extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, dependsOn: [this.chart, setupCredentials, ...args.after] },
+      {
+        parent: this,
+        dependsOn: [this.chart, setupCredentials, ...args.after],
+        // The script waits up to timeoutSeconds for Kibana; Pulumi waits a little longer for the script.
+        customTimeouts: { create: `${args.timeoutSeconds + 120}s`, update: `${args.timeoutSeconds + 120}s` },
+      },
     );
     this.registerOutputs({ url: this.url, chart: this.chart, setup: this.setup });
   }

@@ -11,12 +11,14 @@ export const KIBANA_SETUP_FILES = { objects: "objects.json", script: "setup.js" 
 /** The time field of every data view. */
 export const TIME_FIELD = "@timestamp";
 
+/**
+ * A data view as the Job sends it to Kibana 8.5. No `name`: Kibana names a view by its pattern when none is
+ * given, and 8.5's update route refuses the key (it came in 8.6), so a view a user renamed stays renamed.
+ */
 export interface DataView {
   /** Saved-object id: fixed, so a rerun finds the view it made. */
   id: string;
-  /** Shown in Kibana; Kibana refuses two views of one name. */
-  name: string;
-  /** The index pattern: a data stream, or every stream of the prefix. */
+  /** The index pattern: a data stream, or every stream of the prefix. Also the view's name. */
   title: string;
   timeFieldName: typeof TIME_FIELD;
 }
@@ -56,7 +58,7 @@ export const LOGS_BY_CLUSTER_COLUMNS = [
 ];
 
 function dataView(id: string, pattern: string): DataView {
-  return { id, name: pattern, title: pattern, timeFieldName: TIME_FIELD };
+  return { id, title: pattern, timeFieldName: TIME_FIELD };
 }
 
 /**
@@ -102,8 +104,10 @@ export function kibanaObjects(
  * The Job's script, run by the Node.js inside the Kibana image (Node 16 in Kibana 8.5: CommonJS, the
  * `https` module). It waits for Kibana, then makes each object exist as described, verifying Kibana's
  * certificate against the CA:
- * - a data view missing by id is created, one that differs is updated, one that matches is left alone;
- * - the default data view is set only while none is set;
+ * - a data view missing by id is created, unless a view of the same pattern exists (made by hand before
+ *   this Job existed): that one is used instead; a view of ours whose pattern or time field someone
+ *   changed gets them back (and keeps a name a user gave it); one that matches is left alone;
+ * - the default data view is set only when none was set before the run;
  * - the saved search is created when missing and otherwise left as a user may have edited it.
  * Nothing is ever deleted, and a rerun changes nothing. Refused credentials fail at once with the user,
  * its role and its Secret named; an unready Kibana is waited for, up to WAIT_SECONDS.
@@ -214,56 +218,78 @@ async function waitForKibana() {
   }
 }
 
-async function ensureDataView(view) {
-  const at = "/api/saved_objects/index-pattern/" + encodeURIComponent(view.id);
-  const found = await call("GET", at, undefined, [200, 404]);
-  if (found.status === 404) {
+async function existingViews() {
+  const found = await call(
+    "GET",
+    "/api/saved_objects/_find?type=index-pattern&per_page=10000&fields=title&fields=timeFieldName",
+    undefined,
+    [200],
+  );
+  return (found.json && found.json.saved_objects) || [];
+}
+
+async function ensureDataView(view, existing) {
+  const mine = existing.find((o) => o.id === view.id);
+  if (!mine) {
+    const byHand = existing.find((o) => o.attributes && o.attributes.title === view.title);
+    if (byHand) return { outcome: "adopted", id: byHand.id };
     const res = await request("POST", "/api/data_views/data_view", { data_view: view, override: false });
     if (res.status === 401 || res.status === 403) throw refused("POST", "/api/data_views/data_view", res);
     if (res.status !== 200) {
       throw new Fatal(
-        "creating data view " + view.name + " (id " + view.id + "): HTTP " + res.status + ": " +
+        "creating data view " + view.title + " (id " + view.id + "): HTTP " + res.status + ": " +
           res.text.slice(0, 300) + (/duplicate/i.test(res.text)
-            ? " (a view of that name but another id exists: rename or delete it, then rerun the Job)"
+            ? " (a view of that name but another pattern exists: rename or delete it, then rerun the Job)"
             : ""),
       );
     }
-    return "created";
+    return { outcome: "created", id: view.id };
   }
-  const a = (found.json && found.json.attributes) || {};
-  if (a.title === view.title && a.name === view.name && a.timeFieldName === view.timeFieldName) return "unchanged";
-  const wanted = { title: view.title, name: view.name, timeFieldName: view.timeFieldName };
-  await call("POST", "/api/data_views/data_view/" + encodeURIComponent(view.id), { data_view: wanted, refresh_fields: false }, [200]);
-  return "updated";
+  const a = mine.attributes || {};
+  const change = {};
+  if (a.title !== view.title) change.title = view.title;
+  if (a.timeFieldName !== view.timeFieldName) change.timeFieldName = view.timeFieldName;
+  if (Object.keys(change).length === 0) return { outcome: "unchanged", id: view.id };
+  const at = "/api/data_views/data_view/" + encodeURIComponent(view.id);
+  await call("POST", at, { data_view: change, refresh_fields: false }, [200]);
+  return { outcome: "updated", id: view.id };
 }
 
 async function main() {
   await waitForKibana();
-  const tally = { created: 0, updated: 0, unchanged: 0 };
-  for (const view of objects.dataViews) {
-    const outcome = await ensureDataView(view);
-    tally[outcome] += 1;
-    console.log("data view " + view.name + " (" + view.id + "): " + outcome);
-  }
+  const tally = { created: 0, updated: 0, unchanged: 0, adopted: 0 };
+  // Read before creating anything: Kibana makes the first view it creates the default when none is set,
+  // so a default that appears during this run is Kibana's doing, not a user's.
   const before = await call("GET", "/api/data_views/default", undefined, [200]);
-  const current = before.json && before.json.data_view_id;
-  if (current === objects.defaultDataView) {
-    console.log("default data view: " + current + " (unchanged)");
-  } else if (current) {
-    console.log("default data view: " + current + " kept (chosen by a user)");
+  const userDefault = before.json && before.json.data_view_id;
+  const existing = await existingViews();
+  const ids = {};
+  for (const view of objects.dataViews) {
+    const { outcome, id } = await ensureDataView(view, existing);
+    tally[outcome] += 1;
+    ids[view.id] = id;
+    console.log("data view " + view.title + " (" + id + "): " + (outcome === "adopted" ? "made by hand, used as is" : outcome));
+  }
+  const wantedDefault = ids[objects.defaultDataView];
+  if (userDefault === wantedDefault) {
+    console.log("default data view: " + userDefault + " (unchanged)");
+  } else if (userDefault) {
+    console.log("default data view: " + userDefault + " kept (chosen by a user)");
   } else {
-    await call("POST", "/api/data_views/default", { data_view_id: objects.defaultDataView, force: false }, [200]);
-    console.log("default data view: " + objects.defaultDataView + " (set)");
+    await call("POST", "/api/data_views/default", { data_view_id: wantedDefault, force: true }, [200]);
+    console.log("default data view: " + wantedDefault + " (set)");
   }
   const search = objects.savedSearch;
   const at = "/api/saved_objects/search/" + encodeURIComponent(search.id);
   const found = await call("GET", at, undefined, [200, 404]);
   if (found.status === 404) {
-    await call("POST", at, { attributes: search.attributes, references: search.references }, [200]);
+    const references = search.references.map((r) => Object.assign({}, r, { id: ids[r.id] || r.id }));
+    await call("POST", at, { attributes: search.attributes, references }, [200]);
   }
   console.log("saved search " + search.attributes.title + ": " + (found.status === 404 ? "created" : "kept"));
   console.log(
-    "data views: " + tally.created + " created, " + tally.updated + " updated, " + tally.unchanged + " unchanged",
+    "data views: " + tally.created + " created, " + tally.updated + " updated, " + tally.unchanged +
+      " unchanged, " + tally.adopted + " made by hand",
   );
 }
 

@@ -43,8 +43,18 @@ export function nodeHeapMiB(memory: string): number {
   return Math.floor((quantityBytes(memory) / 2 ** 20) * 0.75);
 }
 
-/** The pod annotation that carries a digest of Kibana's server certificate (see `kibanaValues`). */
+/** The pod annotations that carry digests of Kibana's server certificate and of its token (`kibanaValues`). */
 export const TLS_CHECKSUM_ANNOTATION = "efk-pulumi/tls-checksum";
+export const TOKEN_CHECKSUM_ANNOTATION = "efk-pulumi/token-checksum";
+
+/** What rolls Kibana's pods, and how long its rollout may take. */
+export interface KibanaRollout {
+  /** SHA-256 of the server certificate (public). */
+  tlsChecksum: string;
+  /** SHA-256 of the service-account token (a digest of a random 32-character secret reveals nothing). */
+  tokenChecksum: string;
+  timeoutSeconds: number;
+}
 
 /** The chart and the one version these values are written for (see `PinnedChart`). */
 export const KIBANA_CHART = { chart: "kibana", version: "8.5.1" } as const;
@@ -55,11 +65,17 @@ export const KIBANA_CHART = { chart: "kibana", version: "8.5.1" } as const;
  * logging in as `elastic`; the program makes that Secret instead (`SECRETS.kibanaEsToken`), so no value here
  * names the `elastic` credentials, and Kibana never holds them.
  */
-export function kibanaValues(v: KibanaValuesInput, tlsChecksum: string): Record<string, unknown> {
+export function kibanaValues(v: KibanaValuesInput, rollout: KibanaRollout): Record<string, unknown> {
   return {
     imageTag: v.imageTag,
-    // Kibana reads its certificate at start only: a renewed one must restart it, as a changed kibana.yml does.
-    podAnnotations: { [TLS_CHECKSUM_ANNOTATION]: tlsChecksum },
+    // Kibana reads its certificate and token at start only: a new one must restart it, as a changed
+    // kibana.yml does through the chart's own checksum.
+    podAnnotations: {
+      [TLS_CHECKSUM_ANNOTATION]: rollout.tlsChecksum,
+      [TOKEN_CHECKSUM_ANNOTATION]: rollout.tokenChecksum,
+    },
+    // On the Deployment (the chart's hooks are not rendered): how long Pulumi waits for it to be ready.
+    annotations: { "pulumi.com/timeoutSeconds": String(rollout.timeoutSeconds) },
     elasticsearchHosts: elasticsearchUrl(v.namespace),
     elasticsearchCertificateSecret: SECRETS.ca.name,
     elasticsearchCertificateAuthoritiesFile: SECRETS.ca.keys.ca,

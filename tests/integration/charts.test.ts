@@ -182,10 +182,12 @@ describe("the Elastic charts rendered by the real helm", function () {
     assert.deepEqual(limits, { memory: "1Gi" });
   });
 
-  it("Kibana's pods carry its certificate's digest, so a renewed certificate restarts them", () => {
+  it("Kibana's pods carry its certificate's and token's digests, its Deployment Pulumi's timeout", () => {
     const deployment = template("kibana", "kibana", ["--no-hooks"]).find((o) => o.kind === "Deployment");
     const annotations = deployment!.spec!.template!.metadata?.annotations ?? {};
     assert.match(annotations["efk-pulumi/tls-checksum"] ?? "", /^[0-9a-f]{64}$/);
+    assert.match(annotations["efk-pulumi/token-checksum"] ?? "", /^[0-9a-f]{64}$/);
+    assert.equal(deployment!.metadata.annotations?.["pulumi.com/timeoutSeconds"], "1200");
   });
 
   it("Elasticsearch mounts the service_tokens file and rolls its nodes when a credential file changes", () => {

@@ -138,7 +138,7 @@ describe("Kibana setup Job (rendered script, Kibana stand-in)", function () {
     ) as { indexRefName: string };
     const ref = search.references.find((r) => r.name === source.indexRefName);
     assert.ok(ref && k.objects.has(`index-pattern/${ref.id}`), "the saved search's data view does not exist");
-    assert.match(run.stdout, /data views: 5 created, 0 updated, 0 unchanged/);
+    assert.match(run.stdout, /data views: 5 created, 0 updated, 0 unchanged, 0 made by hand/);
   });
 
   it("changes nothing when run again: no write, no duplicate", async () => {
@@ -150,7 +150,7 @@ describe("Kibana setup Job (rendered script, Kibana stand-in)", function () {
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(snapshot(k), before);
     assert.deepEqual(k.writes().slice(writesBefore), []);
-    assert.match(again.stdout, /data views: 0 created, 0 updated, 5 unchanged/);
+    assert.match(again.stdout, /data views: 0 created, 0 updated, 5 unchanged, 0 made by hand/);
   });
 
   it("adds a new cluster's view on the next run, and keeps what users changed: the default, the saved search", async () => {
@@ -168,7 +168,7 @@ describe("Kibana setup Job (rendered script, Kibana stand-in)", function () {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(k.objects.get("index-pattern/efk-view-cluster-edge-c")?.attributes.title, "efk-logs-edge-c");
     assert.equal(k.dataViews().length, 6);
-    assert.match(run.stdout, /data views: 1 created, 0 updated, 5 unchanged/);
+    assert.match(run.stdout, /data views: 1 created, 0 updated, 5 unchanged, 0 made by hand/);
     assert.equal(k.defaultDataView, "efk-view-cluster-hub");
     assert.deepEqual(search.attributes.columns, ["log"]);
   });
@@ -186,16 +186,19 @@ describe("Kibana setup Job (rendered script, Kibana stand-in)", function () {
     assert.equal(k.requests.filter((r) => r.method === "DELETE").length, 0);
   });
 
-  it("puts a view back the way it is described when someone changed its pattern", async () => {
+  it("puts back a view's pattern someone changed, and keeps a name someone gave another", async () => {
     const { kibana: k, url } = await kibana();
     assert.equal((await runSetup(url)).code, 0);
-    const view = k.objects.get("index-pattern/efk-view-cluster-edge-a");
-    assert.ok(view);
-    view.attributes.title = "something-else-*";
+    const changed = k.objects.get("index-pattern/efk-view-cluster-edge-a");
+    const renamed = k.objects.get("index-pattern/efk-view-cluster-edge-b");
+    assert.ok(changed && renamed);
+    changed.attributes.title = "something-else-*";
+    renamed.attributes.name = "Edge B";
     const run = await runSetup(url);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(view.attributes.title, "efk-logs-edge-a");
-    assert.match(run.stdout, /data views: 0 created, 1 updated, 4 unchanged/);
+    assert.equal(changed.attributes.title, "efk-logs-edge-a");
+    assert.equal(renamed.attributes.name, "Edge B");
+    assert.match(run.stdout, /data views: 0 created, 1 updated, 4 unchanged, 0 made by hand/);
   });
 
   it("fails at once on a wrong password, naming the user, its Secret and its role, and creates nothing", async () => {
@@ -247,17 +250,38 @@ describe("Kibana setup Job (rendered script, Kibana stand-in)", function () {
     assert.equal(k.requests.length, 0);
   });
 
-  it("explains a view of the same name made by hand instead of making a second one", async () => {
+  it("uses a view of the same pattern made by hand (before this Job existed) instead of making a second one", async () => {
     const { kibana: k, url } = await kibana();
     k.objects.set("index-pattern/made-by-hand", {
       type: "index-pattern",
       id: "made-by-hand",
-      attributes: { title: "efk-logs-hub", name: "efk-logs-hub" },
+      attributes: { title: "efk-logs-*", name: "efk-logs-*", timeFieldName: "@timestamp" },
+      references: [],
+    });
+    const run = await runSetup(url);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(k.dataViews().filter((v) => v.attributes.title === "efk-logs-*").length, 1);
+    assert.equal(k.dataViews().length, 5);
+    assert.equal(k.defaultDataView, "made-by-hand");
+    const search = k.objects.get("search/efk-search-logs-by-cluster");
+    assert.deepEqual(
+      search?.references.map((r) => r.id),
+      ["made-by-hand"],
+    );
+    assert.match(run.stdout, /data views: 4 created, 0 updated, 0 unchanged, 1 made by hand/);
+  });
+
+  it("explains a view of our name but another pattern, instead of failing obscurely", async () => {
+    const { kibana: k, url } = await kibana();
+    k.objects.set("index-pattern/made-by-hand", {
+      type: "index-pattern",
+      id: "made-by-hand",
+      attributes: { title: "hub-*", name: "efk-logs-hub", timeFieldName: "@timestamp" },
       references: [],
     });
     const run = await runSetup(url);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /a view of that name but another id exists: rename or delete it/);
+    assert.match(run.stderr, /a view of that name but another pattern exists: rename or delete it/);
     assert.equal(k.dataViews().filter((v) => v.attributes.name === "efk-logs-hub").length, 1);
   });
 });

@@ -302,12 +302,19 @@ describe("central stack: Kibana", () => {
     );
   });
 
-  it("restarts Kibana when its certificate is renewed: the certificate's digest is a pod annotation", () => {
+  it("restarts Kibana when its certificate or its token changes: their digests are pod annotations", () => {
     const pem = find("tls:index/locallySignedCert:LocallySignedCert", "efk-pki-kibana-cert").outputs.certPem;
     assert.match(String(pem), /BEGIN CERTIFICATE/);
+    const token = (find(SECRET, "efk-kibana-es-token").inputs.stringData as { token: string }).token;
+    const digest = (text: string) => createHash("sha256").update(text).digest("hex");
     assert.deepEqual(values(kibana).podAnnotations, {
-      "efk-pulumi/tls-checksum": createHash("sha256").update(String(pem)).digest("hex"),
+      "efk-pulumi/tls-checksum": digest(String(pem)),
+      "efk-pulumi/token-checksum": digest(token),
     });
+  });
+
+  it("gives Pulumi helmTimeoutSeconds to wait for Kibana's Deployment and for the setup Job", () => {
+    assert.deepEqual(values(kibana).annotations, { "pulumi.com/timeoutSeconds": "1200" });
   });
 
   it("names no elastic credentials in its values: no hook of the chart is applied to use them", () => {
@@ -399,6 +406,16 @@ describe("central stack: Kibana setup Job", () => {
     assert.ok(names.includes(url.hostname), `${url.hostname} is not in Kibana's certificate`);
     assert.equal(pod.volumes.find((v) => v.name === "ca")?.secret?.secretName, "efk-ca");
     assert.equal(pod.automountServiceAccountToken, false);
+  });
+
+  it("is replaced by the next pulumi up when it failed, instead of failing that one too", () => {
+    assert.deepEqual((job.inputs.metadata as { annotations: object }).annotations, {
+      "pulumi.com/replaceUnready": "true",
+    });
+    const indexSetup = find("kubernetes:batch/v1:Job", "efk-elasticsearch-index-setup");
+    assert.deepEqual((indexSetup.inputs.metadata as { annotations: object }).annotations, {
+      "pulumi.com/replaceUnready": "true",
+    });
   });
 
   it("runs the script on the Node.js of the configured Kibana image", () => {

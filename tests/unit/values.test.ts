@@ -89,7 +89,7 @@ describe("Kibana values", () => {
   it("takes its encryption keys from a Secret through the environment, never inline", () => {
     const v = kibanaValues(
       { namespace: "ns", imageTag: "8.5.1", cpu: "1", memory: "1Gi", hosts: [] },
-      "digest",
+      { tlsChecksum: "tls-digest", tokenChecksum: "token-digest", timeoutSeconds: 1200 },
     );
     const yml = parse((v.kibanaConfig as Record<string, string>)["kibana.yml"]) as Record<string, string>;
     assert.equal(yml["xpack.security.encryptionKey"], "${KIBANA_SECURITY_KEY}");

@@ -7,8 +7,11 @@
  * - each route needs a feature privilege, granted to the user by application privileges
  *   (`feature_<feature>.all`), 403 otherwise;
  * - request bodies are validated like Kibana's schemas: unknown keys and missing `title` are 400;
- * - a data view's name is unique (400 "Duplicate data view"), and so is a saved object's id (409);
- * - creating a data view while no default is set makes it the default, which needs advanced settings.
+ * - a data view's name (its pattern unless given) is unique (400 "Duplicate data view"), and so is a
+ *   saved object's id (409);
+ * - creating a data view while no default is set makes it the default, which needs advanced settings;
+ * - the update route takes no `name` (8.5; it came in 8.6) and refuses an empty change set;
+ * - errors of the data views routes other than 404 are answered 400 (Kibana's handleErrors).
  */
 import * as fs from "node:fs";
 import * as https from "node:https";
@@ -171,6 +174,28 @@ export class KibanaStandin {
         { name: "kibana", version: { number: "8.5.1" }, status: { overall: { level: "available" } } },
       ];
     }
+    if (method === "GET" && p === "/api/saved_objects/_find") {
+      const type = url.searchParams.get("type");
+      need(type === "search" ? "discover" : "indexPatterns");
+      const fields = url.searchParams.getAll("fields");
+      const found = [...this.objects.values()]
+        .filter((o) => o.type === type)
+        .map((o) => ({
+          ...o,
+          attributes: fields.length
+            ? Object.fromEntries(Object.entries(o.attributes).filter(([k]) => fields.includes(k)))
+            : o.attributes,
+        }));
+      return [
+        200,
+        {
+          page: 1,
+          per_page: Number(url.searchParams.get("per_page") ?? 20),
+          total: found.length,
+          saved_objects: found,
+        },
+      ];
+    }
     if ((m = /^\/api\/saved_objects\/(index-pattern|search)\/([^/]+)$/.exec(p))) {
       const [type, id] = [m[1], decodeURIComponent(m[2])];
       need(type === "search" ? "discover" : "indexPatterns");
@@ -195,6 +220,26 @@ export class KibanaStandin {
         return [200, o];
       }
     }
+    if (p.startsWith("/api/data_views/")) {
+      try {
+        return this.dataViewsRoute(method, p, body, privileges, need);
+      } catch (err) {
+        // Kibana's handleErrors: a 404 stays a 404, any other error is a 400 with its message.
+        if (err instanceof HttpError && err.status !== 404) throw new HttpError(400, err.message);
+        throw err;
+      }
+    }
+    throw new HttpError(404, `Not Found: ${method} ${p}`);
+  }
+
+  private dataViewsRoute(
+    method: string,
+    p: string,
+    body: unknown,
+    privileges: string[],
+    need: (feature: string) => void,
+  ): [number, unknown] {
+    let m: RegExpExecArray | null;
     if (method === "POST" && p === "/api/data_views/data_view") {
       need("indexPatterns");
       const b = object(body, "request body", new Set(["data_view", "override", "refresh_fields"]));
@@ -229,8 +274,9 @@ export class KibanaStandin {
       const spec = object(
         b.data_view,
         "data_view",
-        new Set(["title", "name", "timeFieldName", "sourceFilters"]),
+        new Set(["title", "timeFieldName", "sourceFilters", "allowNoIndex"]),
       );
+      if (Object.keys(spec).length === 0) throw new HttpError(400, "Index pattern change set is empty.");
       existing.attributes = { ...existing.attributes, ...spec };
       return [200, { data_view: { id, ...existing.attributes } }];
     }
