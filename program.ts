@@ -3,6 +3,7 @@ import type { StackConfig } from "./config";
 import { Central, type CentralArgs } from "./components/central";
 import { Edge } from "./components/edge";
 import type { FluentBitSettings } from "./components/fluentBit";
+import type { MonitoringSettings } from "./components/monitoring";
 import { CENTRAL_OUTPUTS, checkOutput, edgeCredentialsSchema, FORWARD_ENDPOINT } from "./lib/centralOutputs";
 
 /** Stack outputs. Everything secret is wrapped in `pulumi.secret` here, whatever the providers declare. */
@@ -23,6 +24,21 @@ export function fluentBitSettings(cfg: StackConfig): FluentBitSettings {
     backfillHours: cfg.fluentBitBackfillHours,
     excludeNamespaces: cfg.fluentBitExcludeNamespaces,
     excludeContainers: cfg.fluentBitExcludeContainers,
+    metrics: cfg.metrics,
+  };
+}
+
+/** Scraping and alerting, the same keys on central and edge stacks. */
+export function monitoringSettings(cfg: StackConfig): MonitoringSettings {
+  return {
+    style: cfg.metrics,
+    rules: cfg.prometheusRules,
+    labels: Object.fromEntries(cfg.prometheusLabels.map((l) => l.split("=", 2) as [string, string])),
+    thresholds: {
+      silentClusterMinutes: cfg.alertSilentClusterMinutes,
+      bufferPercent: cfg.alertBufferPercent,
+      esDiskPercent: cfg.alertEsDiskPercent,
+    },
   };
 }
 
@@ -72,8 +88,14 @@ export function centralArgs(cfg: StackConfig): CentralArgs {
       externalHosts: cfg.fluentdExternalHosts,
       externalIps: cfg.fluentdExternalIps,
       loadBalancerSourceRanges: cfg.fluentdLoadBalancerSourceRanges,
+      metrics: cfg.metrics,
     },
     fluentBit: fluentBitSettings(cfg),
+    monitoring: {
+      ...monitoringSettings(cfg),
+      dashboard: cfg.grafanaDashboard,
+      exporterChartRepo: cfg.prometheusChartRepo,
+    },
   };
 }
 
@@ -161,6 +183,7 @@ async function deployEdge(cfg: StackConfig): Promise<StackOutputs> {
     chartRepo: cfg.fluentChartRepo,
     timeoutSeconds: cfg.helmTimeoutSeconds,
     fluentBit: fluentBitSettings(cfg),
+    monitoring: monitoringSettings(cfg),
     endpoint: forwardEndpoint,
     caCertPem,
     // The Edge component marks both secret itself.

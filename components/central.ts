@@ -10,6 +10,7 @@ import type { KibanaValuesInput } from "../lib/values/kibana";
 import { FluentBit, type FluentBitSettings } from "./fluentBit";
 import { Fluentd } from "./fluentd";
 import { Kibana } from "./kibana";
+import { Monitoring, type CentralMonitoringSettings } from "./monitoring";
 import { Pki } from "./pki";
 import { kubernetesSecret } from "./secrets";
 
@@ -79,6 +80,8 @@ export interface CentralArgs {
   fluentd: AggregatorSettings;
   /** The central cluster's own node agents. */
   fluentBit: FluentBitSettings;
+  /** Metrics scraping, alerts and the dashboard. */
+  monitoring: CentralMonitoringSettings;
 }
 
 /**
@@ -144,6 +147,7 @@ export class Central extends pulumi.ComponentResource {
         transport: pki.elasticsearchTransport,
         transportCaCertPem: pki.transportCaCertPem,
         caSecret,
+        exporterUser: args.monitoring.style !== "none",
       },
       { parent: this },
     );
@@ -194,6 +198,24 @@ export class Central extends pulumi.ComponentResource {
         loadBalancerSourceRanges,
         // Its user lives in Elasticsearch; its data streams need the template first.
         after: [elasticsearch.release, elasticsearch.indexSetup],
+      },
+      { parent: this },
+    );
+
+    new Monitoring(
+      `${name}-monitoring`,
+      {
+        clusterName: args.clusterName,
+        namespace: args.namespace,
+        namespaceRef: ns,
+        settings: args.monitoring,
+        central: {
+          clusters,
+          dataStreamPrefix: DATA_STREAM_PREFIX,
+          timeoutSeconds: args.helm.timeoutSeconds,
+          exporterPassword: elasticsearch.exporterPassword ?? "",
+          after: [elasticsearch.release, caSecret],
+        },
       },
       { parent: this },
     );

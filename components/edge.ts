@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ForwardEndpoint } from "../lib/centralOutputs";
 import { FluentBit, type FluentBitSettings } from "./fluentBit";
+import { Monitoring, type MonitoringSettings } from "./monitoring";
 import type { IssuedCert } from "./pki";
 
 export interface EdgeArgs {
@@ -15,6 +16,8 @@ export interface EdgeArgs {
   timeoutSeconds: number;
   /** What the stack's configuration says about its node agents. */
   fluentBit: FluentBitSettings;
+  /** Metrics scraping and the agents' alerts. */
+  monitoring: MonitoringSettings;
   /** From the central stack: where to send, and the name its certificate carries. */
   endpoint: ForwardEndpoint;
   /** From the central stack: the CA to verify the aggregator with. */
@@ -52,6 +55,16 @@ export class Edge extends pulumi.ComponentResource {
         sharedKey: pulumi.secret(args.sharedKey),
         password: pulumi.secret(args.password),
         clientCert: args.clientCert,
+      },
+      { parent: this },
+    );
+    new Monitoring(
+      `${name}-monitoring`,
+      {
+        clusterName: args.clusterName,
+        namespace: args.namespace,
+        namespaceRef: namespace.metadata.name,
+        settings: args.monitoring,
       },
       { parent: this },
     );

@@ -6,6 +6,7 @@ import { setupFiles } from "../lib/render/esSetup";
 import {
   FLUENTD_WRITER_USER,
   KIBANA_SETUP_USER,
+  ES_EXPORTER_USER,
   elasticsearchValues,
   serviceTokenBearer,
   serviceTokensFile,
@@ -37,6 +38,8 @@ export interface ElasticsearchArgs extends ElasticsearchValuesInput {
   caSecret: k8s.core.v1.Secret;
   /** Days logs are kept before ILM deletes them. */
   retentionDays: number;
+  /** Whether the file realm holds the exporter's user (metrics are scraped). */
+  exporterUser: boolean;
 }
 
 /**
@@ -56,6 +59,8 @@ export class Elasticsearch extends pulumi.ComponentResource {
   public readonly kibanaToken: pulumi.Output<string>;
   /** Password of the file-realm user that creates Kibana's data views (secret). */
   public readonly kibanaSetupPassword: pulumi.Output<string>;
+  /** Password of the exporter's file-realm user (secret), when it has one. */
+  public readonly exporterPassword: pulumi.Output<string> | undefined;
   public readonly release: k8s.helm.v3.Release;
   /** Completes once the ILM policy and the index template exist: write only after it. */
   public readonly indexSetup: k8s.batch.v1.Job;
@@ -73,6 +78,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
     const writer = generatedPassword(`${name}-writer-password`, this);
     const kibanaSetup = generatedPassword(`${name}-kibana-setup-password`, this);
     const kibanaToken = generatedPassword(`${name}-kibana-token`, this);
+    const exporter = args.exporterUser ? generatedPassword(`${name}-exporter-password`, this) : undefined;
 
     const credentials = kubernetesSecret(
       `${name}-credentials`,
@@ -99,13 +105,16 @@ export class Elasticsearch extends pulumi.ComponentResource {
       this,
     );
     // Elasticsearch reads bcrypt hashes ($2a$) from these files; the passwords themselves never land here.
-    const users = pulumi.interpolate`${FLUENTD_WRITER_USER}:${writer.bcryptHash}\n${KIBANA_SETUP_USER}:${kibanaSetup.bcryptHash}\n`;
+    const users = pulumi.interpolate`${FLUENTD_WRITER_USER}:${writer.bcryptHash}\n${KIBANA_SETUP_USER}:${kibanaSetup.bcryptHash}\n${
+      exporter ? pulumi.interpolate`${ES_EXPORTER_USER}:${exporter.bcryptHash}\n` : ""
+    }`;
+    const usersRoles = usersRolesFile(args.exporterUser);
     const serviceTokens = kibanaToken.bcryptHash.apply(serviceTokensFile);
     const fileRealm = kubernetesSecret(
       `${name}-file-realm`,
       SECRETS.esFileRealm.name,
       args.namespaceRef,
-      { [SECRETS.esFileRealm.keys.users]: users, [SECRETS.esFileRealm.keys.usersRoles]: usersRolesFile() },
+      { [SECRETS.esFileRealm.keys.users]: users, [SECRETS.esFileRealm.keys.usersRoles]: usersRoles },
       this,
     );
     const serviceTokensSecret = kubernetesSecret(
@@ -119,9 +128,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
     const credentialsChecksum = pulumi.unsecret(
       pulumi
         .all([users, serviceTokens])
-        .apply((files) =>
-          createHash("sha256").update(usersRolesFile()).update(files.join("\0")).digest("hex"),
-        ),
+        .apply((files) => createHash("sha256").update(usersRoles).update(files.join("\0")).digest("hex")),
     );
 
     this.release = helmRelease(
@@ -180,6 +187,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
     this.writerPassword = pulumi.secret(writer.result);
     this.kibanaToken = pulumi.secret(kibanaToken.result.apply(serviceTokenBearer));
     this.kibanaSetupPassword = pulumi.secret(kibanaSetup.result);
+    this.exporterPassword = exporter ? pulumi.secret(exporter.result) : undefined;
 
     this.registerOutputs({
       url: this.url,

@@ -1,8 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, RELEASES, type FluentdServiceType } from "../lib/names";
-import { FLUENTD_ENV, clusterPasswordEnv } from "../lib/render/fluentd";
-import { FLUENTD_CHART, fluentdValues, type FluentdValuesInput } from "../lib/values/fluentd";
+import { FLUENTD_ENV, clusterPasswordEnv, fluentdMainConf } from "../lib/render/fluentd";
+import {
+  FLUENTD_CHART,
+  FLUENTD_MAIN_CONFIGMAP,
+  fluentdValues,
+  type FluentdValuesInput,
+} from "../lib/values/fluentd";
 import { SECRETS } from "../lib/secrets";
 import { helmRelease } from "./helm";
 import { generatedPassword, kubernetesSecret } from "./secrets";
@@ -83,6 +88,15 @@ export class Fluentd extends pulumi.ComponentResource {
       this,
     );
 
+    const mainConfig = new k8s.core.v1.ConfigMap(
+      `${name}-main-config`,
+      {
+        metadata: { name: FLUENTD_MAIN_CONFIGMAP, namespace: args.namespaceRef },
+        data: { "fluent.conf": fluentdMainConf() },
+      },
+      { parent: this },
+    );
+
     this.release = helmRelease(
       `${name}-release`,
       {
@@ -93,7 +107,7 @@ export class Fluentd extends pulumi.ComponentResource {
         values: fluentdValues(args),
         timeoutSeconds: args.timeoutSeconds,
       },
-      { parent: this, dependsOn: [...args.after, envSecret, tlsSecret] },
+      { parent: this, dependsOn: [...args.after, envSecret, tlsSecret, mainConfig] },
     );
 
     if (args.externalServiceType !== "None") {

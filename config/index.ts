@@ -268,6 +268,24 @@ function crossChecks(c: StackConfig): string[] {
       ),
     );
   }
+  if (c.prometheusRules && c.metrics !== "prometheus-operator") {
+    out.push(
+      problem(
+        "prometheusRules",
+        c.prometheusRules,
+        `false unless efk:metrics is prometheus-operator (it is ${c.metrics}): PrometheusRule objects need the Prometheus Operator; npm run render writes the rules file either way`,
+      ),
+    );
+  }
+  if (c.prometheusLabels.length > 0 && c.metrics !== "prometheus-operator") {
+    out.push(
+      problem(
+        "prometheusLabels",
+        c.prometheusLabels,
+        `empty unless efk:metrics is prometheus-operator (it is ${c.metrics}): they label ServiceMonitor and PrometheusRule objects`,
+      ),
+    );
+  }
   if (c.role === "central" && c.edgeClusters.length > 0 && c.fluentdServiceType === "None") {
     out.push(
       problem(

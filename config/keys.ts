@@ -8,12 +8,13 @@ import {
   imageTag,
   ip,
   label,
+  labelPair,
   positiveQuantity,
   STACK_NAME,
   storageClass,
   uniqueList,
 } from "./rules";
-import { FLUENTD_SERVICE_TYPES } from "../lib/names";
+import { FLUENTD_SERVICE_TYPES, METRICS_STYLES } from "../lib/names";
 import { quantityValue } from "../lib/quantity";
 
 /**
@@ -380,6 +381,73 @@ export const CONFIG_KEYS = {
     default: [],
     schema: uniqueList(label),
     roles: BOTH,
+  },
+  metrics: {
+    type: "string",
+    description:
+      "How Prometheus finds the pipeline's metrics: `prometheus-operator` (ServiceMonitor objects; needs the Prometheus Operator's CRDs), `annotations` (`prometheus.io/*` pod annotations) or `none`.",
+    default: "annotations",
+    schema: z.enum(METRICS_STYLES, { error: `one of: ${METRICS_STYLES.join(", ")}` }),
+    roles: BOTH,
+  },
+  prometheusRules: {
+    type: "boolean",
+    description:
+      "Create PrometheusRule objects with the pipeline's alerts (needs `metrics: prometheus-operator`). `npm run render` writes the same rules to `prometheus/rules.yaml` either way.",
+    default: false,
+    schema: z.boolean(),
+    roles: BOTH,
+  },
+  prometheusLabels: {
+    type: "array",
+    description:
+      "Labels (`key=value`) on the ServiceMonitor and PrometheusRule objects, for the Prometheus that selects them (e.g. `release=kube-prometheus-stack`).",
+    default: [],
+    schema: uniqueList(labelPair),
+    roles: BOTH,
+  },
+  prometheusChartRepo: {
+    type: "string",
+    description: "Helm repository of the Elasticsearch exporter chart (prometheus-community).",
+    default: "https://prometheus-community.github.io/helm-charts",
+    schema: httpsUrl,
+    roles: CENTRAL,
+  },
+  grafanaDashboard: {
+    type: "boolean",
+    description:
+      "Create the pipeline's Grafana dashboard as a ConfigMap labelled `grafana_dashboard: \"1\"`, which Grafana's dashboard sidecar loads.",
+    default: true,
+    schema: z.boolean(),
+    roles: CENTRAL,
+  },
+  alertSilentClusterMinutes: {
+    type: "integer",
+    description:
+      "Alert when a registered cluster has sent no record to the aggregator for this many minutes.",
+    default: 15,
+    schema: z
+      .number()
+      .int("a whole number of minutes")
+      .min(5, "at least 5 minutes")
+      .max(10080, "at most a week"),
+    roles: CENTRAL,
+  },
+  alertBufferPercent: {
+    type: "integer",
+    description:
+      "Alert when an aggregator's buffer, or a node agent's disk buffer, is fuller than this percentage of its limit.",
+    default: 80,
+    schema: z.number().int("a whole percentage").min(1, "1 to 99").max(99, "1 to 99"),
+    roles: BOTH,
+  },
+  alertEsDiskPercent: {
+    type: "integer",
+    description:
+      "Alert when an Elasticsearch node's data disk is fuller than this percentage (Elasticsearch stops allocating shards to it at 85%).",
+    default: 80,
+    schema: z.number().int("a whole percentage").min(1, "1 to 99").max(99, "1 to 99"),
+    roles: CENTRAL,
   },
 } satisfies Record<string, KeySpec>;
 

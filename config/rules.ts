@@ -68,6 +68,17 @@ export const storageClass = z
   .refine((v) => v === "" || DNS1123_LABEL.test(v) || HOSTNAME.test(v), "a StorageClass name");
 export const hours = z.number().int("a whole number of hours").positive("a positive number of hours");
 
+/** A Kubernetes label as `key=value`: an optional DNS prefix and `/`, a name, and a value of up to 63 characters. */
+export const labelPair = z
+  .string()
+  .refine(
+    (v) =>
+      /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?=([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(
+        v,
+      ),
+    "a label as key=value (key: an optional prefix/ then letters, digits, '-', '_' or '.'; value: the same, at most 63 characters)",
+  );
+
 export const uniqueList = <T extends z.ZodType<string>>(item: T) =>
   z.array(item).refine((a) => new Set(a).size === a.length, "a list without duplicates");
 

@@ -109,3 +109,7 @@ export function externalForwardEndpoint(
     serverName: hosts[0] ?? `${FLUENTD_FULLNAME}-external.${namespace}.svc`,
   };
 }
+
+/** How Prometheus finds the pipeline's metrics (`metrics`). */
+export const METRICS_STYLES = ["prometheus-operator", "annotations", "none"] as const;
+export type MetricsStyle = (typeof METRICS_STYLES)[number];

@@ -46,6 +46,8 @@ export const SECRETS = {
    * (`<fullname>-es-token`, key `token`). The program makes it; no chart hook does.
    */
   kibanaEsToken: { name: `${KIBANA_FULLNAME}-es-token`, keys: { token: "token" } },
+  /** The password of the file-realm user the Elasticsearch exporter reads metrics as. */
+  esExporterCredentials: { name: "elasticsearch-exporter-credentials", keys: { password: "password" } },
   /** The password of the file-realm user that creates Kibana's data views. */
   kibanaSetupCredentials: { name: "kibana-setup-credentials", keys: { password: "password" } },
   kibanaTls: { name: "kibana-tls", keys: { cert: TLS_KEYS.cert, key: TLS_KEYS.key } },

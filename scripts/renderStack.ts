@@ -11,7 +11,8 @@ import {
   type DeclaredResource,
   type StackOutputsSnapshot,
 } from "../lib/offline";
-import { FLUENTD_MAIN_CONF } from "../lib/render/fluentd";
+import { fluentdMainConf } from "../lib/render/fluentd";
+import { ALERT_RULES_CONFIGMAP, DASHBOARD_CONFIGMAP, RULES_FILE } from "../components/monitoring";
 import { fluentBitConfFile, type FluentBitConfig } from "../lib/render/fluentBit";
 
 /** What a placeholder says in place of a value only a deployment can produce. */
@@ -128,7 +129,7 @@ const HELM_TYPES = new Set(["kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh
 
 export function writeRender(outDir: string, resources: DeclaredResource[]): string[] {
   const written: string[] = [];
-  for (const sub of ["values", "fluentd", "fluent-bit", "configmaps"]) {
+  for (const sub of ["values", "fluentd", "fluent-bit", "configmaps", "prometheus", "grafana"]) {
     rmSync(path.join(outDir, sub), { recursive: true, force: true });
   }
   for (const r of resources.filter((x) => HELM_TYPES.has(x.type))) {
@@ -155,7 +156,7 @@ export function writeRender(outDir: string, resources: DeclaredResource[]): stri
 
     if (i.chart === "fluentd") {
       // The chart's layout: fluent.conf in /etc/fluent, the files it includes in /etc/fluent/config.d.
-      write(path.join(outDir, "fluentd", "fluent.conf"), FLUENTD_MAIN_CONF, written);
+      write(path.join(outDir, "fluentd", "fluent.conf"), fluentdMainConf(), written);
       for (const [file, text] of Object.entries(values.fileConfigs as Record<string, string>)) {
         write(path.join(outDir, "fluentd", "config.d", file), text, written);
       }
@@ -166,10 +167,21 @@ export function writeRender(outDir: string, resources: DeclaredResource[]): stri
       write(path.join(outDir, "fluent-bit", "custom_parsers.conf"), conf.customParsers, written);
     }
   }
-  // ConfigMaps the program itself creates (the index-setup Job's policy, template and script).
+  // ConfigMaps the program itself creates (the index-setup Job's policy, template and script, the Kibana
+  // setup Job's files, the alert rules and the dashboard); the rules and the dashboard also on their own.
   for (const cm of resources.filter((r) => r.type === "kubernetes:core/v1:ConfigMap")) {
-    for (const [key, text] of Object.entries((cm.inputs.data ?? {}) as Record<string, string>)) {
+    const data = (cm.inputs.data ?? {}) as Record<string, string>;
+    for (const [key, text] of Object.entries(data)) {
       write(path.join(outDir, "configmaps", cm.name, key), text, written);
+    }
+    const cmName = (cm.inputs.metadata as { name?: string } | undefined)?.name;
+    if (cmName === ALERT_RULES_CONFIGMAP) {
+      write(path.join(outDir, "prometheus", "rules.yaml"), data[RULES_FILE], written);
+    }
+    if (cmName === DASHBOARD_CONFIGMAP) {
+      for (const [key, text] of Object.entries(data)) {
+        write(path.join(outDir, "grafana", key), text, written);
+      }
     }
   }
   const list =

@@ -151,6 +151,9 @@ export function forwardSelfHostname(clusterName: string): string {
   return `${clusterName}-fluent-bit`;
 }
 
+/** The forward output's alias: the `name` label of its metrics. */
+export const FLUENT_BIT_OUTPUT_ALIAS = "to_aggregator";
+
 export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
   const state = FLUENT_BIT_PATHS.stateDir;
   const service = section("SERVICE", [
@@ -234,6 +237,8 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
     "OUTPUT",
     [
       ["Name", "forward"],
+      // Names the output in its metrics (`name` label), which the alerts select.
+      ["Alias", FLUENT_BIT_OUTPUT_ALIAS],
       ["Match", "*"],
       // One tag per cluster: the aggregator buffers by tag, and per-container tags would mean a chunk
       // (and a bulk request) per container. The Kubernetes metadata is in the record.

@@ -1,3 +1,4 @@
+import { EFK_METRICS } from "../monitoring/metrics";
 import { ID_SEED_FIELDS, RECORD_FIELDS, UNREGISTERED_CLUSTER } from "../records";
 import { directive, fromEnv, renderDirectives, type Directive } from "./directive";
 
@@ -168,7 +169,7 @@ function elasticsearchOutput(c: FluentdConfInput): Directive {
     "**",
     [
       ["@type", "elasticsearch"],
-      ["@id", "out_elasticsearch"],
+      ["@id", FLUENTD_ES_OUTPUT_ID],
       ["host", c.elasticsearch.host],
       ["port", c.elasticsearch.port],
       ["scheme", "https"],
@@ -206,6 +207,9 @@ function deadLetter(c: FluentdConfInput): Directive {
     "@ERROR",
     [],
     [
+      counter(EFK_METRICS.deadLetters, "Records Elasticsearch refused for good, kept in the dead-letter file.", {
+        cluster: "$.cluster",
+      }),
       directive(
         "match",
         "**",
@@ -227,6 +231,16 @@ function deadLetter(c: FluentdConfInput): Directive {
   );
 }
 
+/** The Elasticsearch output's id: the `plugin_id` label of its buffer and output metrics. */
+export const FLUENTD_ES_OUTPUT_ID = "out_elasticsearch";
+
+/** A fluent-plugin-prometheus counter of the records passing through, labelled from record fields. */
+function counter(name: string, desc: string, labels: Record<string, string>, match = "**"): Directive {
+  return directive("filter", match, { "@type": "prometheus" }, [
+    directive("metric", undefined, { name, type: "counter", desc }, [directive("labels", undefined, labels)]),
+  ]);
+}
+
 /** The chart's `fileConfigs`: files it mounts in /etc/fluent/config.d and includes from fluent.conf. */
 export function renderFluentdConfig(c: FluentdConfInput): Record<string, string> {
   if (c.clusters.length === 0) {
@@ -239,9 +253,26 @@ export function renderFluentdConfig(c: FluentdConfInput): Record<string, string>
     port: c.metricsPort,
     metrics_path: "/metrics",
   });
-  const pipeline = directive("label", "@EFK", [], [clusterFilter(c.clusters), idFilter(), elasticsearchOutput(c)]);
+  // Buffer and output metrics of every output, refreshed every 10 s.
+  const outputMonitor = directive("source", undefined, {
+    "@type": "prometheus_output_monitor",
+    "@id": "in_prometheus_output_monitor",
+    interval: 10,
+  });
+  const pipeline = directive(
+    "label",
+    "@EFK",
+    [],
+    [
+      clusterFilter(c.clusters),
+      // After the cluster filter: the label takes registered names and `unregistered` only.
+      counter(EFK_METRICS.recordsIn, "Records accepted from forwarders, by cluster.", { cluster: "$.cluster" }),
+      idFilter(),
+      elasticsearchOutput(c),
+    ],
+  );
   return {
-    "01_sources.conf": renderDirectives([metrics, forwardSource(c)]),
+    "01_sources.conf": renderDirectives([metrics, outputMonitor, forwardSource(c)]),
     // The chart's default files 02 and 03 tail host logs and relabel them; an aggregator has none.
     "02_filters.conf": "# (none: records arrive enriched by Fluent Bit)\n",
     "03_dispatch.conf": "# (none)\n",
@@ -249,14 +280,47 @@ export function renderFluentdConfig(c: FluentdConfInput): Record<string, string>
   };
 }
 
-/** The chart's main fluent.conf (fluentd chart 0.6.0, fluentd-configurations-cm.yaml), which includes config.d. */
-export const FLUENTD_MAIN_CONF = `# do not collect fluentd logs to avoid infinite loops.
-<label @FLUENT_LOG>
-  <match **>
-    @type null
-    @id ignore_fluent_logs
-  </match>
-</label>
+/**
+ * Why a forward connection was refused, from the aggregator's own warnings (in_forward and its TLS
+ * server, Fluentd 1.18/1.19). A bare TCP connection that closes (a load balancer's health check) logs
+ * "unexpected eof" and is not a refusal, so it is not counted.
+ */
+export const REFUSAL_REASONS = [
+  { reason: "shared_key", pattern: "Shared key mismatch" },
+  { reason: "user_password", pattern: "Authentication failed" },
+  { reason: "anonymous", pattern: "Anonymous client disallowed" },
+  {
+    reason: "client_certificate",
+    pattern: "did not return a certificate|certificate verify failed|certificate required|unknown ca|bad certificate",
+  },
+] as const;
 
-@include config.d/*.conf
-`;
+/**
+ * fluent.conf, in the ConfigMap the program gives the chart (`mainConfigMapNameOverride`): the chart's own
+ * (fluentd chart 0.6.0, fluentd-configurations-cm.yaml) drops Fluentd's own log events, and Fluentd
+ * allows one `@FLUENT_LOG` label. Ours counts refused forward connections from them, then drops them too
+ * (they are on stdout already), and includes config.d as the chart's does.
+ */
+export function fluentdMainConf(): string {
+  const all = REFUSAL_REASONS.map((r) => r.pattern).join("|");
+  const reason =
+    REFUSAL_REASONS.map((r) => `m.match?(/${r.pattern}/) ? '${r.reason}' : `).join("") + "'other'";
+  return renderDirectives([
+    directive(
+      "label",
+      "@FLUENT_LOG",
+      [],
+      [
+        directive("filter", "fluent.warn", { "@type": "grep" }, [
+          directive("regexp", undefined, { key: "message", pattern: `/\\[in_forward\\] .*(${all})/` }),
+        ]),
+        directive("filter", "fluent.warn", { "@type": "record_transformer", enable_ruby: true }, [
+          directive("record", undefined, { reason: `\${m = record['message'].to_s; ${reason}}` }),
+        ]),
+        counter(EFK_METRICS.refusals, "Forward connections refused, by reason.", { reason: "$.reason" }, "fluent.warn"),
+        directive("match", "**", { "@type": "null", "@id": "ignore_fluent_logs" }),
+      ],
+      "Fluentd's own log events: count refused forward connections, then drop them (they are on stdout).",
+    ),
+  ]) + "\n@include config.d/*.conf\n";
+}

@@ -10,6 +10,10 @@ export const ES_CERTS_DIR = `${ES_CONFIG_DIR}/certs`;
 export const FLUENTD_WRITER_ROLE = "efk_fluentd_writer";
 export const FLUENTD_WRITER_USER = "efk-fluentd";
 
+/** The file-realm user the Elasticsearch exporter reads metrics as, and its role. */
+export const ES_EXPORTER_USER = "efk-exporter";
+export const ES_EXPORTER_ROLE = "efk_monitor";
+
 /** The file-realm user that creates Kibana's data views and saved search, and its role. */
 export const KIBANA_SETUP_USER = "efk-kibana-setup";
 export const KIBANA_SETUP_ROLE = "efk_kibana_setup";
@@ -109,13 +113,18 @@ export function elasticsearchYml(): string {
  * data streams and let Elasticsearch create a stream on its first document, nothing else: no cluster
  * privilege, no read, no delete, no template or policy (the index-setup Job installs those as elastic).
  * The Kibana setup role may manage data views, saved searches and the default data view in the default
- * space, and nothing in Elasticsearch: it creates views without listing their fields.
+ * space, and nothing in Elasticsearch: it creates views without listing their fields. The exporter's role
+ * may read cluster health, node and index statistics (`monitor`), and no document.
  */
 export function rolesYml(dataStreamPrefix: string): string {
   return stringify({
     [FLUENTD_WRITER_ROLE]: {
       cluster: [],
       indices: [{ names: [`${dataStreamPrefix}-*`], privileges: ["create_doc", "auto_configure"] }],
+    },
+    [ES_EXPORTER_ROLE]: {
+      cluster: ["monitor"],
+      indices: [{ names: [`${dataStreamPrefix}-*`], privileges: ["monitor"] }],
     },
     [KIBANA_SETUP_ROLE]: {
       cluster: [],
@@ -195,9 +204,15 @@ export function indexSetupPodSpec(v: IndexSetupPodInput): k8s.types.input.core.v
   };
 }
 
-/** `users_roles` of the file realm. The `users` file (password hashes) is built by the component, in a Secret. */
-export function usersRolesFile(): string {
-  return `${FLUENTD_WRITER_ROLE}:${FLUENTD_WRITER_USER}\n${KIBANA_SETUP_ROLE}:${KIBANA_SETUP_USER}\n`;
+/**
+ * `users_roles` of the file realm. The `users` file (password hashes) is built by the component, in a
+ * Secret. The exporter's user exists only when metrics are scraped.
+ */
+export function usersRolesFile(exporter: boolean): string {
+  return (
+    `${FLUENTD_WRITER_ROLE}:${FLUENTD_WRITER_USER}\n${KIBANA_SETUP_ROLE}:${KIBANA_SETUP_USER}\n` +
+    (exporter ? `${ES_EXPORTER_ROLE}:${ES_EXPORTER_USER}\n` : "")
+  );
 }
 
 /**

@@ -1,9 +1,12 @@
 import type { ForwardEndpoint } from "../centralOutputs";
+import type { MetricsStyle } from "../names";
+import { SCRAPE } from "../monitoring/metrics";
+import { scrapeAnnotations } from "../monitoring/scrape";
 import { quantityBytes } from "../quantity";
 import { FLUENT_BIT_PATHS, renderFluentBitConfig, type FluentBitConfig } from "../render/fluentBit";
 import { SECRETS } from "../secrets";
 
-export const FLUENT_BIT_METRICS_PORT = 2020;
+export const FLUENT_BIT_METRICS_PORT = SCRAPE.fluentBit.port;
 
 /** What a stack's configuration says about its node agents: the same settings on central and edge stacks. */
 export interface FluentBitSettings {
@@ -21,6 +24,8 @@ export interface FluentBitSettings {
   excludeNamespaces: string[];
   /** Container names whose logs are never read. */
   excludeContainers: string[];
+  /** How Prometheus finds the metrics: `annotations` puts `prometheus.io/*` on the pods. */
+  metrics: MetricsStyle;
 }
 
 export interface FluentBitValuesInput extends FluentBitSettings {
@@ -69,6 +74,7 @@ export function fluentBitValues(v: FluentBitValuesInput): Record<string, unknown
     // A helm-test hook pod pulling busybox:latest; nothing we need.
     testFramework: { enabled: false },
     config: fluentBitConfig(v),
+    podAnnotations: scrapeAnnotations(v.metrics, SCRAPE.fluentBit),
     envFrom: [{ secretRef: { name: SECRETS.fluentBitEnv.name } }],
     // Host logs read-only; state (offsets, buffered chunks) in a directory of its own.
     daemonSetVolumes: [

@@ -1,10 +1,16 @@
-import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, elasticsearchUrl } from "../names";
+import { createHash } from "node:crypto";
+import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, elasticsearchUrl, type MetricsStyle } from "../names";
+import { SCRAPE } from "../monitoring/metrics";
+import { scrapeAnnotations } from "../monitoring/scrape";
 import { quantityBytes } from "../quantity";
-import { FLUENTD_PATHS, renderFluentdConfig } from "../render/fluentd";
+import { FLUENTD_PATHS, fluentdMainConf, renderFluentdConfig } from "../render/fluentd";
 import { SECRETS } from "../secrets";
 import { FLUENTD_WRITER_USER } from "./elasticsearch";
 
-export const FLUENTD_METRICS_PORT = 24231;
+export const FLUENTD_METRICS_PORT = SCRAPE.fluentd.port;
+
+/** The ConfigMap holding our fluent.conf (`fluentdMainConf`), which the program creates. */
+export const FLUENTD_MAIN_CONFIGMAP = `${FLUENTD_FULLNAME}-main-efk`;
 
 /** The share of the buffer volume the file buffer may fill; the rest is headroom for chunk files in flight. */
 export const BUFFER_SHARE_OF_VOLUME = 0.8;
@@ -30,6 +36,8 @@ export interface FluentdValuesInput {
   clientCertAuth: boolean;
   /** Data streams are `<prefix>-<cluster>`. */
   dataStreamPrefix: string;
+  /** How Prometheus finds the metrics: `annotations` puts `prometheus.io/*` on the pods. */
+  metrics: MetricsStyle;
 }
 
 export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string> {
@@ -87,6 +95,13 @@ export function fluentdValues(v: FluentdValuesInput): Record<string, unknown> {
     volumes: [{ name: "tls", secret: { secretName: SECRETS.fluentdTls.name, defaultMode: 0o400 } }],
     volumeMounts: [{ name: "tls", mountPath: FLUENTD_PATHS.tlsDir, readOnly: true }],
     fileConfigs: fluentdFileConfigs(v),
+    // Our fluent.conf (it counts refused forward connections); the chart's checksum covers only its own
+    // ConfigMaps, so a change to ours rolls the pods through this annotation.
+    mainConfigMapNameOverride: FLUENTD_MAIN_CONFIGMAP,
+    podAnnotations: {
+      "efk-pulumi/main-config-checksum": createHash("sha256").update(fluentdMainConf()).digest("hex"),
+      ...scrapeAnnotations(v.metrics, SCRAPE.fluentd),
+    },
     resources: { requests: { cpu: v.cpu, memory: v.memory }, limits: { memory: v.memory } },
     // Time to flush the buffer at shutdown; what is left stays on the volume.
     terminationGracePeriodSeconds: 120,

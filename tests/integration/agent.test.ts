@@ -15,7 +15,7 @@ import { ID_SEED_FIELDS, RECORD_FIELDS } from "../../lib/records";
 import { FLUENTD_WRITER_ROLE, FLUENTD_WRITER_USER } from "../../lib/values/elasticsearch";
 import { makeTestPki, type TestPki } from "./support/certs";
 import { EsStandin } from "./support/esStandin";
-import { assertBundleInstalled, freePort, sleep, stopAll, waitFor } from "./support/fluentd";
+import { assertBundleInstalled, freePort, scrapeMetrics, sleep, stopAll, waitFor } from "./support/fluentd";
 import {
   fluentBitCounter,
   fluentBitUnavailable,
@@ -520,6 +520,22 @@ describe("the rendered node agent on a real Fluent Bit", function () {
       t = count(n);
       const dropped = await fluentBitCounter(fb.metricsPort, "fluentbit_output_dropped_records_total");
       const warnings = (fb.log().match(/evicted from output queue/g) ?? []).length;
+      // What the alerts and the dashboard read of the agent, on the real Fluent Bit, after retries and drops.
+      const samples = await scrapeMetrics(fb.metricsPort, "/api/v2/metrics/prometheus");
+      const read = new Set<string>();
+      for (const text of [
+        fs.readFileSync(path.join(small, "prometheus", "rules.yaml"), "utf8"),
+        fs.readFileSync(path.join(centralRender, "grafana", "efk-pipeline.json"), "utf8"),
+      ]) {
+        for (const m of text.matchAll(/\b(fluentbit_[a-z_]+)\b/g)) read.add(m[1]);
+      }
+      assert.ok(read.size >= 3, `only ${[...read].join(", ")} in the rules and dashboard`);
+      for (const name of read) {
+        assert.ok(
+          samples.some((x) => x.name === name && x.labels.name === "to_aggregator"),
+          `${name}{name="to_aggregator"} is not among the agent's metrics`,
+        );
+      }
       console.log(
         formatTally(
           "disk buffer full (16Mi)",

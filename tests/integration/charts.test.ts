@@ -1,9 +1,11 @@
 /**
- * The Elastic charts rendered by the real `helm` with the values `npm run render` writes, as Pulumi
- * applies them: Kibana as a `helm.v4.Chart` (`helm template --no-hooks`: Pulumi applies the manifest and
- * never a hook), Elasticsearch as a Release. Runs when HELM_BIN names a helm binary and ELASTIC_CHARTS_DIR
- * a directory holding the `kibana` and `elasticsearch` charts at their pinned version (the
- * elastic/helm-charts sources at tag v8.5.1); says SKIPPED otherwise. Nothing of either is committed.
+ * The charts rendered by the real `helm` with the values `npm run render` writes, as Pulumi applies them:
+ * Kibana as a `helm.v4.Chart` (`helm template --no-hooks`: Pulumi applies the manifest and never a hook),
+ * the others as Releases. Runs when HELM_BIN names a helm binary, and per repository when its chart
+ * sources at the pinned versions are in a directory: ELASTIC_CHARTS_DIR (elastic/helm-charts at v8.5.1:
+ * `kibana`, `elasticsearch`), FLUENT_CHARTS_DIR (fluent/helm-charts: `fluentd` 0.6.0, `fluent-bit` 0.58.1),
+ * PROMETHEUS_CHARTS_DIR (prometheus-community/helm-charts: `prometheus-elasticsearch-exporter` 7.4.0);
+ * says SKIPPED otherwise. Nothing of either is committed.
  */
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -11,21 +13,23 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse, parseAllDocuments } from "yaml";
+import { createHash } from "node:crypto";
+import { MONITORED_SERVICES, serviceMonitorSpec } from "../../components/monitoring";
 import { ELASTICSEARCH_CHART } from "../../lib/values/elasticsearch";
+import { ES_EXPORTER_CHART } from "../../lib/values/esExporter";
+import { FLUENT_BIT_CHART } from "../../lib/values/fluentBit";
+import { FLUENTD_CHART } from "../../lib/values/fluentd";
 import { KIBANA_CHART } from "../../lib/values/kibana";
 import { renderStackFile } from "./support/rendered";
 
 const HELM = process.env.HELM_BIN ?? "";
-const CHARTS = process.env.ELASTIC_CHARTS_DIR ?? "";
 
-function unavailable(): string | undefined {
-  if (!HELM || !CHARTS)
-    return "Set HELM_BIN to a helm binary and ELASTIC_CHARTS_DIR to the elastic/helm-charts v8.5.1 sources.";
-  for (const [chart, pinned] of [
-    ["kibana", KIBANA_CHART.version],
-    ["elasticsearch", ELASTICSEARCH_CHART.version],
-  ]) {
-    const file = path.join(CHARTS, chart, "Chart.yaml");
+/** Why the charts of one repository cannot be rendered here, or undefined when they can. */
+function unavailable(env: string, charts: { chart: string; version: string }[]): string | undefined {
+  const dir = process.env[env] ?? "";
+  if (!HELM || !dir) return `Set HELM_BIN to a helm binary and ${env} to the chart sources.`;
+  for (const { chart, version: pinned } of charts) {
+    const file = path.join(dir, chart, "Chart.yaml");
     if (!fs.existsSync(file)) return `${file} does not exist.`;
     const version = (parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
     if (version !== pinned) return `${file} is version ${version}, not the pinned ${pinned}.`;
@@ -33,23 +37,89 @@ function unavailable(): string | undefined {
   return undefined;
 }
 
+let work = "";
+let renderDir = "";
+let programSecrets: string[] = [];
+
+/** Renders the central stack once, for every suite below that runs. */
+function renderCentral(): void {
+  if (renderDir) return;
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "efk-charts-"));
+  renderDir = renderStackFile(path.join(work, "stack"), "central", {
+    role: "central",
+    clusterName: "hub",
+    edgeClusters: ["edge-a"],
+    fluentdExternalHosts: ["logs.efk.test"],
+    kibanaHosts: ["kibana.efk.test"],
+  });
+  // The Secrets the program creates: `kubernetes:core/v1:Secret <resource> (<name>)` in resources.txt.
+  programSecrets = fs
+    .readFileSync(path.join(renderDir, "resources.txt"), "utf8")
+    .split("\n")
+    .map((l) => /^kubernetes:core\/v1:Secret \S+ \((.+)\)$/.exec(l)?.[1])
+    .filter((n): n is string => n !== undefined);
+}
+
+after(() => work && fs.rmSync(work, { recursive: true, force: true }));
+
+/** `helm template <release> <dir>/<chart> -f values/<release>.yaml`, parsed. */
+function template(env: string, chart: string, release: string, extra: string[] = []): K8sObject[] {
+  const out = execFileSync(
+    HELM,
+    [
+      "template",
+      release,
+      path.join(process.env[env] as string, chart),
+      "--namespace",
+      "logging",
+      "-f",
+      path.join(renderDir, "values", `${release}.yaml`),
+      ...extra,
+    ],
+    {
+      encoding: "utf8",
+      env: { ...process.env, HELM_CACHE_HOME: work, HELM_CONFIG_HOME: work, HELM_DATA_HOME: work },
+    },
+  );
+  return parseAllDocuments(out)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
+}
+
+/** Skips the suite, saying why, when its charts are not here; renders the stack otherwise. */
+function needCharts(ctx: Mocha.Context, env: string, charts: { chart: string; version: string }[]): void {
+  const why = unavailable(env, charts);
+  if (why) {
+    console.log(`      SKIPPED: the real-helm chart checks of ${env} did not run. ${why}`);
+    ctx.skip();
+  }
+  renderCentral();
+}
+
 interface K8sObject {
   kind: string;
-  metadata: { name: string; annotations?: Record<string, string> };
-  spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec: PodSpec } };
+  metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  spec?: {
+    template?: { metadata?: { annotations?: Record<string, string> }; spec: PodSpec };
+    type?: string;
+    ports?: { name: string; port: number }[];
+  };
   data?: Record<string, string>;
 }
 
 interface PodSpec {
   containers: {
     name: string;
-    env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+    command?: string[];
+    args?: string[];
+    ports?: { name: string; containerPort: number }[];
+    env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
     envFrom?: { secretRef?: { name: string } }[];
     volumeMounts?: { name: string; mountPath: string; subPath?: string }[];
     resources?: { limits?: Record<string, string> };
   }[];
   initContainers?: PodSpec["containers"];
-  volumes?: { name: string; secret?: { secretName: string } }[];
+  volumes?: { name: string; secret?: { secretName: string }; configMap?: { name: string } }[];
 }
 
 const HOOK = "helm.sh/hook";
@@ -66,58 +136,15 @@ function secretsReferenced(pod: PodSpec): string[] {
 
 describe("the Elastic charts rendered by the real helm", function () {
   this.timeout(120000);
-  let dir: string;
-  let render: string;
-  let programSecrets: string[];
-
-  function template(chart: string, release: string, extra: string[] = []): K8sObject[] {
-    const out = execFileSync(
-      HELM,
-      [
-        "template",
-        release,
-        path.join(CHARTS, chart),
-        "--namespace",
-        "logging",
-        "-f",
-        path.join(render, "values", `${release}.yaml`),
-        ...extra,
-      ],
-      {
-        encoding: "utf8",
-        env: { ...process.env, HELM_CACHE_HOME: dir, HELM_CONFIG_HOME: dir, HELM_DATA_HOME: dir },
-      },
-    );
-    return parseAllDocuments(out)
-      .map((d) => d.toJS() as K8sObject | null)
-      .filter((o): o is K8sObject => o !== null);
-  }
+  const elastic = (chart: string, release: string, extra: string[] = []) =>
+    template("ELASTIC_CHARTS_DIR", chart, release, extra);
 
   before(function () {
-    const why = unavailable();
-    if (why) {
-      console.log(`      SKIPPED: the real-helm chart checks did not run. ${why}`);
-      this.skip();
-    }
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "efk-charts-"));
-    render = renderStackFile(path.join(dir, "stack"), "central", {
-      role: "central",
-      clusterName: "hub",
-      edgeClusters: ["edge-a"],
-      fluentdExternalHosts: ["logs.efk.test"],
-      kibanaHosts: ["kibana.efk.test"],
-    });
-    // The Secrets the program creates: `kubernetes:core/v1:Secret <resource> (<name>)` in resources.txt.
-    programSecrets = fs
-      .readFileSync(path.join(render, "resources.txt"), "utf8")
-      .split("\n")
-      .map((l) => /^kubernetes:core\/v1:Secret \S+ \((.+)\)$/.exec(l)?.[1])
-      .filter((n): n is string => n !== undefined);
+    needCharts(this, "ELASTIC_CHARTS_DIR", [KIBANA_CHART, ELASTICSEARCH_CHART]);
   });
-  after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
   it("Kibana as Pulumi applies it: its config, a Deployment and a Service, no hook at all", () => {
-    const objects = template("kibana", "kibana", ["--no-hooks"]);
+    const objects = elastic("kibana", "kibana", ["--no-hooks"]);
     assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
       "ConfigMap/kibana-kibana-config",
       "Deployment/kibana-kibana",
@@ -130,7 +157,7 @@ describe("the Elastic charts rendered by the real helm", function () {
   });
 
   it("the chart's own hooks, which Pulumi leaves out, are the ones that log in as elastic", () => {
-    const hooks = template("kibana", "kibana").filter((o) => o.metadata.annotations?.[HOOK]);
+    const hooks = elastic("kibana", "kibana").filter((o) => o.metadata.annotations?.[HOOK]);
     // If this changed, the chart changed: what --no-hooks removes must be looked at again.
     assert.deepEqual(hooks.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
       "ConfigMap/kibana-kibana-helm-scripts",
@@ -152,7 +179,7 @@ describe("the Elastic charts rendered by the real helm", function () {
   });
 
   it("every Secret the Kibana pod reads is one the program creates, and none holds elastic's credentials", () => {
-    const deployment = template("kibana", "kibana", ["--no-hooks"]).find((o) => o.kind === "Deployment");
+    const deployment = elastic("kibana", "kibana", ["--no-hooks"]).find((o) => o.kind === "Deployment");
     const pod = deployment!.spec!.template!.spec;
     const referenced = secretsReferenced(pod);
     assert.deepEqual([...new Set(referenced)].sort(), [
@@ -177,13 +204,13 @@ describe("the Elastic charts rendered by the real helm", function () {
   });
 
   it("Kibana's null CPU limit deletes the chart's default through a values file, as Pulumi passes it", () => {
-    const deployment = template("kibana", "kibana", ["--no-hooks"]).find((o) => o.kind === "Deployment");
+    const deployment = elastic("kibana", "kibana", ["--no-hooks"]).find((o) => o.kind === "Deployment");
     const limits = deployment!.spec!.template!.spec.containers[0].resources?.limits;
     assert.deepEqual(limits, { memory: "1Gi" });
   });
 
   it("Kibana's pods carry its certificate's and token's digests, its Deployment Pulumi's timeout", () => {
-    const deployment = template("kibana", "kibana", ["--no-hooks"]).find((o) => o.kind === "Deployment");
+    const deployment = elastic("kibana", "kibana", ["--no-hooks"]).find((o) => o.kind === "Deployment");
     const annotations = deployment!.spec!.template!.metadata?.annotations ?? {};
     assert.match(annotations["efk-pulumi/tls-checksum"] ?? "", /^[0-9a-f]{64}$/);
     assert.match(annotations["efk-pulumi/token-checksum"] ?? "", /^[0-9a-f]{64}$/);
@@ -191,7 +218,7 @@ describe("the Elastic charts rendered by the real helm", function () {
   });
 
   it("Elasticsearch mounts the service_tokens file and rolls its nodes when a credential file changes", () => {
-    const objects = template("elasticsearch", "elasticsearch");
+    const objects = elastic("elasticsearch", "elasticsearch");
     assert.deepEqual(
       objects.filter((o) => o.metadata.annotations?.[HOOK]).map((o) => o.metadata.name),
       [],
@@ -216,5 +243,145 @@ describe("the Elastic charts rendered by the real helm", function () {
       (parse(config!.data!["roles.yml"]) as Record<string, unknown>).efk_kibana_setup,
       "roles.yml lacks the Kibana setup role",
     );
+  });
+});
+
+/** The object names of `kind` the program itself creates, from resources.txt. */
+function programObjects(kind: string): string[] {
+  return fs
+    .readFileSync(path.join(renderDir, "resources.txt"), "utf8")
+    .split("\n")
+    .map((l) => new RegExp(`^kubernetes:core/v1:${kind} \\S+ \\((.+)\\)$`).exec(l)?.[1])
+    .filter((n): n is string => n !== undefined);
+}
+
+/** The one Service a ServiceMonitor of `svc` would select, with its metrics port. */
+function assertSelectsOneService(
+  objects: K8sObject[],
+  svc: (typeof MONITORED_SERVICES)[keyof typeof MONITORED_SERVICES],
+): void {
+  const spec = serviceMonitorSpec("logging", svc.name, svc.instance, svc.target) as {
+    selector: { matchLabels: Record<string, string> };
+    endpoints: { port: string }[];
+  };
+  const selected = objects.filter(
+    (o) =>
+      o.kind === "Service" &&
+      Object.entries(spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v),
+  );
+  assert.equal(
+    selected.length,
+    1,
+    `${svc.name}: ${selected.length} Services match, not 1 (a double scrape, or none)`,
+  );
+  const port = selected[0].spec?.ports?.find((p) => p.name === spec.endpoints[0].port);
+  assert.equal(
+    port?.port,
+    svc.target.port,
+    `${svc.name}: no port ${spec.endpoints[0].port} = ${svc.target.port}`,
+  );
+}
+
+describe("the Fluent charts rendered by the real helm", function () {
+  this.timeout(120000);
+  const fluent = (chart: string, release: string) => template("FLUENT_CHARTS_DIR", chart, release);
+
+  before(function () {
+    needCharts(this, "FLUENT_CHARTS_DIR", [FLUENTD_CHART, FLUENT_BIT_CHART]);
+  });
+
+  it("runs the aggregator on our fluent.conf, from the program's ConfigMap, rolling it when that changes", () => {
+    const objects = fluent("fluentd", "fluentd");
+    const sts = objects.find((o) => o.kind === "StatefulSet")!;
+    const main = sts.spec!.template!.spec.volumes?.find((v) => v.name === "etcfluentd-main");
+    assert.equal(main?.configMap?.name, "fluentd-main-efk");
+    assert.ok(programObjects("ConfigMap").includes("fluentd-main-efk"), "the program does not create it");
+    assert.equal(
+      objects.some((o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("fluentd-main-")),
+      false,
+      "the chart still renders its own fluent.conf",
+    );
+    const ours = fs.readFileSync(path.join(renderDir, "fluentd", "fluent.conf"), "utf8");
+    const annotations = sts.spec!.template!.metadata?.annotations ?? {};
+    assert.equal(
+      annotations["efk-pulumi/main-config-checksum"],
+      createHash("sha256").update(ours).digest("hex"),
+    );
+    assert.equal(annotations["prometheus.io/port"], "24231");
+  });
+
+  it("gives a ServiceMonitor exactly one Service to scrape, on the metrics port, for the aggregator and the agents", () => {
+    assertSelectsOneService(fluent("fluentd", "fluentd"), MONITORED_SERVICES.fluentd);
+    assertSelectsOneService(fluent("fluent-bit", "fluent-bit"), MONITORED_SERVICES.fluentBit);
+  });
+
+  it("annotates the agents' pods with the port their configuration listens on", () => {
+    const ds = fluent("fluent-bit", "fluent-bit").find((o) => o.kind === "DaemonSet")!;
+    const pod = ds.spec!.template!;
+    assert.equal(pod.metadata?.annotations?.["prometheus.io/port"], "2020");
+    assert.equal(pod.metadata?.annotations?.["prometheus.io/path"], "/api/v2/metrics/prometheus");
+    assert.deepEqual(pod.spec.containers[0].ports?.find((p) => p.name === "http")?.containerPort, 2020);
+    const conf = fs.readFileSync(path.join(renderDir, "fluent-bit", "fluent-bit.conf"), "utf8");
+    assert.match(conf, /^\s*HTTP_Port\s+2020$/m);
+  });
+});
+
+describe("the exporter chart rendered by the real helm", function () {
+  this.timeout(120000);
+  let objects: K8sObject[];
+
+  before(function () {
+    needCharts(this, "PROMETHEUS_CHARTS_DIR", [ES_EXPORTER_CHART]);
+    objects = template("PROMETHEUS_CHARTS_DIR", ES_EXPORTER_CHART.chart, "elasticsearch-exporter");
+  });
+
+  it("reaches Elasticsearch over HTTPS verified by our CA, collecting only what its role allows", () => {
+    const container = objects.find((o) => o.kind === "Deployment")!.spec!.template!.spec.containers[0];
+    const flags = [...(container.command ?? []), ...(container.args ?? [])];
+    for (const flag of [
+      "--es.uri=https://elasticsearch-master.logging.svc:9200",
+      "--es.ca=/ssl/ca.crt",
+      "--es.all",
+      "--es.indices",
+      "--no-es.aliases",
+    ]) {
+      assert.ok(flags.includes(flag), `${flag} is not among ${flags.join(" ")}`);
+    }
+    for (const needsMore of [
+      "--es.client-cert",
+      "--es.indices_settings",
+      "--es.indices_mappings",
+      "--es.shards",
+      "--collector.snapshots",
+      "--es.ssl-skip-verify",
+    ]) {
+      assert.ok(!flags.some((f) => f.startsWith(needsMore)), `${needsMore} is set`);
+    }
+  });
+
+  it("reads its password and CA from Secrets the program creates, and makes no Secret of its own", () => {
+    const pod = objects.find((o) => o.kind === "Deployment")!.spec!.template!.spec;
+    const env = Object.fromEntries((pod.containers[0].env ?? []).map((e) => [e.name, e]));
+    assert.equal(env.ES_USERNAME?.value, "efk-exporter");
+    assert.deepEqual(env.ES_PASSWORD?.valueFrom?.secretKeyRef, {
+      name: "elasticsearch-exporter-credentials",
+      key: "password",
+    });
+    for (const name of secretsReferenced(pod)) {
+      assert.ok(
+        programSecrets.includes(name),
+        `${name} is read by the exporter but the program does not create it`,
+      );
+    }
+    assert.deepEqual(
+      objects.filter((o) => o.kind === "Secret").map((o) => o.metadata.name),
+      [],
+    );
+  });
+
+  it("serves its metrics in the cluster only, to a ServiceMonitor's one Service", () => {
+    const service = objects.find((o) => o.kind === "Service")!;
+    assert.equal(service.spec?.type, "ClusterIP");
+    assertSelectsOneService(objects, MONITORED_SERVICES.esExporter);
   });
 });

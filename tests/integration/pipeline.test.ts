@@ -13,7 +13,17 @@ import * as path from "node:path";
 import { FLUENTD_WRITER_ROLE, FLUENTD_WRITER_USER } from "../../lib/values/elasticsearch";
 import { makeTestPki, type TestPki } from "./support/certs";
 import { EsStandin } from "./support/esStandin";
-import { assertBundleInstalled, fluentdDryRun, freePort, stopAll, waitFor } from "./support/fluentd";
+import { EFK_METRICS, FLUENTD_OUTPUT_METRICS } from "../../lib/monitoring/metrics";
+import {
+  assertBundleInstalled,
+  fluentdDryRun,
+  freePort,
+  metricValue,
+  scrapeMetrics,
+  stopAll,
+  waitFor,
+  type Sample,
+} from "./support/fluentd";
 import {
   aggregatorTlsDir,
   relocateAggregator,
@@ -147,6 +157,26 @@ describe("the rendered aggregator on the real Fluentd", function () {
     });
   }
 
+  /** Every metric name a scrape of any aggregator in this suite returned. */
+  const seen = new Set<string>();
+  async function scrape(agg: Aggregator): Promise<Sample[]> {
+    const samples = await scrapeMetrics(agg.relocation.metricsPort);
+    for (const sample of samples) seen.add(sample.name);
+    return samples;
+  }
+  async function refusals(agg: Aggregator, reason: string): Promise<number> {
+    return metricValue(await scrape(agg), EFK_METRICS.refusals, { reason });
+  }
+  /** Waits until the refusal counter for `reason` passes `before`: the counter is fed from the log, asynchronously. */
+  async function waitForRefusal(agg: Aggregator, reason: string, before: number): Promise<void> {
+    let now = before;
+    await waitFor(
+      async () => (now = await refusals(agg, reason)) > before,
+      10_000,
+      `${EFK_METRICS.refusals}{reason="${reason}"} above ${before} (now ${now})`,
+    );
+  }
+
   function client(agg: Aggregator, overrides: Partial<SenderOptions> = {}): SenderOptions {
     return {
       port: agg.relocation.forwardPort,
@@ -270,18 +300,43 @@ describe("the rendered aggregator on the real Fluentd", function () {
       assert.ok(es.dataStreams.has("efk-logs-edge-a") && es.dataStreams.has("efk-logs-edge-b"));
     });
 
+    it("counts accepted records by cluster, and exposes its output's buffer and error metrics", async () => {
+      // This aggregator has accepted, above: edge-a 20 + 2, edge-b 10 + 2, and 3 strays.
+      const samples = await scrape(agg);
+      const byCluster = (cluster: string) => metricValue(samples, EFK_METRICS.recordsIn, { cluster });
+      assert.deepEqual(["edge-a", "edge-b", "unregistered", "Not-A-Cluster"].map(byCluster), [22, 12, 3, 0]);
+      const output = { plugin_id: "out_elasticsearch" };
+      let now: Sample[] = samples;
+      // The output monitor refreshes every 10 s.
+      await waitFor(
+        async () => (now = await scrape(agg)).some((x) => x.name === FLUENTD_OUTPUT_METRICS.availableSpace),
+        15_000,
+        "the output monitor's first sample",
+      );
+      const space = metricValue(now, FLUENTD_OUTPUT_METRICS.availableSpace, output);
+      assert.ok(space > 99 && space <= 100, `available space ${space}%: a percentage, near 100 when idle`);
+      assert.equal(metricValue(now, FLUENTD_OUTPUT_METRICS.errors, output), 0);
+    });
+
     describe("refusals deliver nothing", () => {
-      const cases: { title: string; opts: () => Partial<SenderOptions>; log?: RegExp }[] = [
+      const cases: { title: string; opts: () => Partial<SenderOptions>; log?: RegExp; reason?: string }[] = [
         {
           title: "a wrong shared key",
           opts: () => ({ sharedKey: "not-the-key" }),
           log: /Shared key mismatch/,
+          reason: "shared_key",
         },
-        { title: "an unknown user", opts: () => ({ username: "edge-z" }), log: /Authentication failed/ },
+        {
+          title: "an unknown user",
+          opts: () => ({ username: "edge-z" }),
+          log: /Authentication failed/,
+          reason: "user_password",
+        },
         {
           title: "a wrong password",
           opts: () => ({ password: "not-the-password" }),
           log: /Authentication failed/,
+          reason: "user_password",
         },
         { title: "a client that does not trust the server's CA", opts: () => ({ ca: strangerPki.caCert }) },
         {
@@ -290,7 +345,8 @@ describe("the rendered aggregator on the real Fluentd", function () {
         },
       ];
       for (const c of cases) {
-        it(`refuses ${c.title}`, async () => {
+        it(`refuses ${c.title}${c.reason ? `, counted as ${c.reason}` : ""}`, async () => {
+          const refusedBefore = c.reason ? await refusals(agg, c.reason) : 0;
           const before = totalDocs(es);
           const result = await sendRecords(client(agg, c.opts()), records("edge-a", 5, "refused"), 3000);
           assert.equal(result.acked, 0);
@@ -302,6 +358,7 @@ describe("the rendered aggregator on the real Fluentd", function () {
           await new Promise((r) => setTimeout(r, 6000));
           assert.equal(totalDocs(es), before);
           assert.equal(delivered(es, "refused").distinct, 0);
+          if (c.reason) await waitForRefusal(agg, c.reason, refusedBefore);
         });
       }
     });
@@ -316,9 +373,11 @@ describe("the rendered aggregator on the real Fluentd", function () {
       await agg?.fluentd.kill();
     });
 
-    it("refuses a client without a certificate, and accepts one with a certificate from the CA", async () => {
+    it("refuses a client without a certificate (counted), and accepts one with a certificate from the CA", async () => {
+      const counted = await refusals(agg, "client_certificate");
       const refused = await sendRecords(client(agg), records("edge-a", 5, "no-cert"), 5000);
       assert.equal(refused.acked, 0);
+      await waitForRefusal(agg, "client_certificate", counted);
       const cert = pki.client("edge-a");
       const accepted = await sendRecords(
         client(agg, { clientCert: { cert: cert.cert, key: cert.key } }),
@@ -333,7 +392,8 @@ describe("the rendered aggregator on the real Fluentd", function () {
       assert.equal(delivered(es, "no-cert").distinct, 0);
     });
 
-    it("refuses a client certificate from another CA", async () => {
+    it("refuses a client certificate from another CA, counted", async () => {
+      const counted = await refusals(agg, "client_certificate");
       const cert = strangerPki.client("edge-a");
       const result = await sendRecords(
         client(agg, { clientCert: { cert: cert.cert, key: cert.key } }),
@@ -341,6 +401,7 @@ describe("the rendered aggregator on the real Fluentd", function () {
         5000,
       );
       assert.equal(result.acked, 0);
+      await waitForRefusal(agg, "client_certificate", counted);
       await new Promise((r) => setTimeout(r, 6000));
       assert.equal(delivered(es, "stranger-cert").distinct, 0);
     });
@@ -404,6 +465,13 @@ describe("the rendered aggregator on the real Fluentd", function () {
         const sent = await sendRecords(client(agg), batch);
         assert.equal(sent.acked, 5);
         await waitFor(() => delivered(es, "poison").distinct === 4, 30_000, "the 4 good records");
+        let dead = 0;
+        await waitFor(
+          async () =>
+            (dead = metricValue(await scrape(agg), EFK_METRICS.deadLetters, { cluster: "edge-a" })) === 1,
+          10_000,
+          `1 dead letter counted for edge-a (now ${dead})`,
+        );
         // The dead-letter buffer is flushed hourly, and at shutdown.
         assert.equal(await agg.fluentd.kill("SIGTERM"), 0);
         const dir = agg.relocation.deadLetterDir;
@@ -450,6 +518,27 @@ describe("the rendered aggregator on the real Fluentd", function () {
       } finally {
         await second.fluentd.kill();
       }
+    });
+  });
+
+  describe("metrics", () => {
+    it("exposes every Fluentd metric the rendered alerts and dashboard read", () => {
+      const read = new Set<string>();
+      const texts = [
+        fs.readFileSync(path.join(renderDir, "prometheus", "rules.yaml"), "utf8"),
+        ...fs
+          .readdirSync(path.join(renderDir, "grafana"))
+          .map((f) => fs.readFileSync(path.join(renderDir, "grafana", f), "utf8")),
+      ];
+      for (const text of texts) {
+        for (const m of text.matchAll(/\b((?:efk_)?fluentd_[a-z_]+)\b/g)) read.add(m[1]);
+      }
+      assert.ok(read.size >= 5, `only ${[...read].join(", ")} found in the rules and dashboard`);
+      assert.deepEqual(
+        [...read].filter((name) => !seen.has(name)),
+        [],
+        "metrics the alerts or the dashboard read that the real Fluentd never exposed in this suite",
+      );
     });
   });
 });

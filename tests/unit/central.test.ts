@@ -130,14 +130,18 @@ describe("central stack: Elasticsearch release", () => {
     assert.equal(password.inputs.special, false);
   });
 
-  it("keeps the Fluentd and Kibana setup users in the file realm as bcrypt hashes, each with its role", () => {
+  it("keeps the Fluentd, Kibana setup and exporter users in the file realm as bcrypt hashes, each with its role", () => {
     const realm = find(SECRET, "efk-elasticsearch-file-realm").inputs.stringData as Record<string, string>;
     assert.equal(
       realm.users,
       "efk-fluentd:$2a$10$mockbcrypt.efk-elasticsearch-writer-password\n" +
-        "efk-kibana-setup:$2a$10$mockbcrypt.efk-elasticsearch-kibana-setup-password\n",
+        "efk-kibana-setup:$2a$10$mockbcrypt.efk-elasticsearch-kibana-setup-password\n" +
+        "efk-exporter:$2a$10$mockbcrypt.efk-elasticsearch-exporter-password\n",
     );
-    assert.equal(realm.users_roles, "efk_fluentd_writer:efk-fluentd\nefk_kibana_setup:efk-kibana-setup\n");
+    assert.equal(
+      realm.users_roles,
+      "efk_fluentd_writer:efk-fluentd\nefk_kibana_setup:efk-kibana-setup\nefk_monitor:efk-exporter\n",
+    );
     const roles = parse(values(es).esConfig["roles.yml"]) as Record<
       string,
       { indices: { names: string[] }[] }
@@ -265,7 +269,7 @@ describe("central stack: Kibana", () => {
     assert.equal(kibana.inputs.namespace, "obs");
     assert.deepEqual(
       byType(RELEASE).map((r) => r.inputs.chart),
-      ["elasticsearch", "fluentd", "fluent-bit"],
+      ["elasticsearch", "prometheus-elasticsearch-exporter", "fluentd", "fluent-bit"],
     );
   });
 

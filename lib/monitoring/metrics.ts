@@ -1,0 +1,66 @@
+/**
+ * The metrics the alerts and the dashboard read, named once. Ours are counted by the rendered Fluentd
+ * configuration (fluent-plugin-prometheus `filter`s); the rest are what the programs expose themselves:
+ * fluent-plugin-prometheus 2.2's output monitor, Fluent Bit 5.1's `/api/v2/metrics/prometheus`, the
+ * Elasticsearch exporter 1.11 and kube-state-metrics. The integration tests scrape the real Fluentd (and
+ * the real Fluent Bit where one is available) and check that every name used here is exposed.
+ */
+
+/** Counted by the aggregator's own configuration. */
+export const EFK_METRICS = {
+  /** Records accepted from forwarders, by `cluster` (registered names and `unregistered` only). */
+  recordsIn: "efk_fluentd_records_in_total",
+  /** Records Elasticsearch refused for good, written to the dead-letter file, by `cluster`. */
+  deadLetters: "efk_fluentd_dead_letter_records_total",
+  /** Forward connections refused, by `reason` (shared_key, user_password, anonymous, client_certificate). */
+  refusals: "efk_fluentd_forward_refusals_total",
+} as const;
+
+/** fluent-plugin-prometheus `prometheus_output_monitor` (gauges, labels `plugin_id` and `type`). */
+export const FLUENTD_OUTPUT_METRICS = {
+  /** 0 to 100: the share of `total_limit_size` still free. */
+  availableSpace: "fluentd_output_status_buffer_available_space_ratio",
+  totalBytes: "fluentd_output_status_buffer_total_bytes",
+  /** Errors since start (a gauge that only grows): each failed flush, retries included. */
+  errors: "fluentd_output_status_num_errors",
+  emitRecords: "fluentd_output_status_emit_records",
+} as const;
+
+/** Fluent Bit 5.1, `/api/v2/metrics/prometheus` (label `name`: the output's alias). */
+export const FLUENT_BIT_METRICS = {
+  retries: "fluentbit_output_retries_total",
+  dropped: "fluentbit_output_dropped_records_total",
+  errors: "fluentbit_output_errors_total",
+  /** 0 to 100: the share of `storage.total_limit_size` still free (updated when a flush ends). */
+  availableCapacity: "fluentbit_output_chunk_available_capacity_percent",
+  recordsIn: "fluentbit_input_records_total",
+  recordsOut: "fluentbit_output_proc_records_total",
+} as const;
+
+/** The Elasticsearch exporter 1.11 (prometheus-community/elasticsearch_exporter). */
+export const ES_EXPORTER_METRICS = {
+  /** 1 for the cluster's current `color` (green, yellow, red), 0 for the others. */
+  health: "elasticsearch_cluster_health_status",
+  unassignedShards: "elasticsearch_cluster_health_unassigned_shards",
+  diskAvailable: "elasticsearch_filesystem_data_available_bytes",
+  diskSize: "elasticsearch_filesystem_data_size_bytes",
+  /** Documents per index (`--es.indices`), primaries only. */
+  indexDocs: "elasticsearch_indices_docs_primary",
+  /** 1 while the exporter reaches Elasticsearch. */
+  up: "elasticsearch_clusterinfo_up",
+} as const;
+
+/** kube-state-metrics, and Prometheus' own `up`. */
+export const KUBE_METRICS = {
+  podReady: "kube_pod_status_ready",
+  statefulSetReplicas: "kube_statefulset_replicas",
+  statefulSetReady: "kube_statefulset_status_replicas_ready",
+  up: "up",
+} as const;
+
+/** Paths and ports Prometheus scrapes. */
+export const SCRAPE = {
+  fluentd: { port: 24231, path: "/metrics", portName: "metrics" },
+  fluentBit: { port: 2020, path: "/api/v2/metrics/prometheus", portName: "http" },
+  esExporter: { port: 9108, path: "/metrics", portName: "http" },
+} as const;
