@@ -17,6 +17,7 @@ import {
 } from "../lib/values/elasticsearch";
 import { SECRETS } from "../lib/secrets";
 import { helmRelease } from "./helm";
+import { setupJob } from "./jobs";
 import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
 
@@ -153,31 +154,22 @@ export class Elasticsearch extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.indexSetup = new k8s.batch.v1.Job(
+    this.indexSetup = setupJob(
       `${name}-index-setup`,
       {
-        metadata: {
-          namespace: args.namespaceRef,
-          labels: { "app.kubernetes.io/part-of": "efk-pulumi" },
-          // A failed Job is replaced by the next `pulumi up`, instead of failing it again.
-          annotations: { "pulumi.com/replaceUnready": "true" },
-        },
-        spec: {
-          backoffLimit: 10,
-          template: {
-            metadata: { labels: { "app.kubernetes.io/name": "efk-index-setup" } },
-            spec: pulumi
-              .all([setupConfig.metadata.name, args.caSecret.metadata.name])
-              .apply(([configMapName, caSecretName]) =>
-                indexSetupPodSpec({
-                  imageTag: args.imageTag,
-                  url: elasticsearchUrl(args.namespace),
-                  configMapName,
-                  caSecretName,
-                }),
-              ),
-          },
-        },
+        namespaceRef: args.namespaceRef,
+        appName: "efk-index-setup",
+        backoffLimit: 10,
+        podSpec: pulumi
+          .all([setupConfig.metadata.name, args.caSecret.metadata.name])
+          .apply(([configMapName, caSecretName]) =>
+            indexSetupPodSpec({
+              imageTag: args.imageTag,
+              url: elasticsearchUrl(args.namespace),
+              configMapName,
+              caSecretName,
+            }),
+          ),
       },
       { parent: this, dependsOn: [this.release, credentials] },
     );

@@ -28,6 +28,17 @@ export interface ReleaseArgs {
   timeoutSeconds: number;
 }
 
+/** The chart, its version and repository, and the release name and namespace it renders with. */
+function chartSource(args: Omit<ReleaseArgs, "values" | "timeoutSeconds">) {
+  return {
+    name: args.releaseName,
+    chart: args.chart.chart,
+    version: args.chart.version,
+    repositoryOpts: { repo: args.repo },
+    namespace: args.namespace,
+  };
+}
+
 /**
  * A `helm.v3.Release`: Helm applies the chart and waits for readiness, so that `dependsOn` orders the
  * stack by real availability. A Release runs the chart's hooks; a chart whose hooks must not run is a
@@ -41,11 +52,7 @@ export function helmRelease(
   return new k8s.helm.v3.Release(
     name,
     {
-      name: args.releaseName,
-      chart: args.chart.chart,
-      version: args.chart.version,
-      repositoryOpts: { repo: args.repo },
-      namespace: args.namespace,
+      ...chartSource(args),
       createNamespace: false,
       values: args.values,
       timeout: args.timeoutSeconds,
@@ -78,11 +85,7 @@ export function helmChart(
   return new k8s.helm.v4.Chart(
     name,
     {
-      name: args.releaseName,
-      chart: args.chart.chart,
-      version: args.chart.version,
-      repositoryOpts: { repo: args.repo },
-      namespace: args.namespace,
+      ...chartSource(args),
       valueYamlFiles: [
         pulumi.output(args.values).apply((v) => new pulumi.asset.StringAsset(chartValuesYaml(v))),
       ],

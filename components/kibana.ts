@@ -7,6 +7,7 @@ import { KIBANA_SETUP_ROLE, KIBANA_SETUP_USER } from "../lib/values/elasticsearc
 import { KIBANA_CHART, kibanaSetupPodSpec, kibanaValues, type KibanaValuesInput } from "../lib/values/kibana";
 import { KIBANA_KEY_ENVS, SECRETS } from "../lib/secrets";
 import { helmChart } from "./helm";
+import { setupJob } from "./jobs";
 import { generatedPassword, kubernetesSecret } from "./secrets";
 import { IssuedCert } from "./pki";
 
@@ -126,30 +127,21 @@ export class Kibana extends pulumi.ComponentResource {
       { parent: this },
     );
     this.url = pulumi.output(kibanaUrl(args.namespace));
-    this.setup = new k8s.batch.v1.Job(
+    this.setup = setupJob(
       `${name}-setup`,
       {
-        metadata: {
-          namespace: args.namespaceRef,
-          labels: { "app.kubernetes.io/part-of": "efk-pulumi" },
-          // A failed Job is replaced by the next `pulumi up`, instead of failing it again.
-          annotations: { "pulumi.com/replaceUnready": "true" },
-        },
-        spec: {
-          backoffLimit: 3,
-          template: {
-            metadata: { labels: { "app.kubernetes.io/name": "efk-kibana-setup" } },
-            spec: setupConfig.metadata.name.apply((configMapName) =>
-              kibanaSetupPodSpec({
-                imageTag: args.imageTag,
-                url: kibanaUrl(args.namespace),
-                user: KIBANA_SETUP_USER,
-                configMapName,
-                waitSeconds: args.timeoutSeconds,
-              }),
-            ),
-          },
-        },
+        namespaceRef: args.namespaceRef,
+        appName: "efk-kibana-setup",
+        backoffLimit: 3,
+        podSpec: setupConfig.metadata.name.apply((configMapName) =>
+          kibanaSetupPodSpec({
+            imageTag: args.imageTag,
+            url: kibanaUrl(args.namespace),
+            user: KIBANA_SETUP_USER,
+            configMapName,
+            waitSeconds: args.timeoutSeconds,
+          }),
+        ),
       },
       {
         parent: this,

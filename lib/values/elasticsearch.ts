@@ -2,6 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import { stringify } from "yaml";
 import { ES_CLUSTER_NAME, ES_NODE_GROUP } from "../names";
 import { SECRETS } from "../secrets";
+import { setupPodSpec } from "./setupPod";
 
 export const ES_CONFIG_DIR = "/usr/share/elasticsearch/config";
 export const ES_CERTS_DIR = `${ES_CONFIG_DIR}/certs`;
@@ -159,49 +160,35 @@ export interface IndexSetupPodInput {
  * elastic password from the credentials Secret and nothing writable but /tmp.
  */
 export function indexSetupPodSpec(v: IndexSetupPodInput): k8s.types.input.core.v1.PodSpec {
-  return {
-    restartPolicy: "Never",
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: 1000,
-      runAsGroup: 1000,
-      seccompProfile: { type: "RuntimeDefault" },
-    },
-    containers: [
-      {
-        name: "index-setup",
-        image: `${ES_IMAGE}:${v.imageTag}`,
-        command: ["sh", `${SETUP_DIR}/setup.sh`],
-        env: [
-          { name: "ES_URL", value: v.url },
-          { name: "CA_FILE", value: `${SETUP_CA_DIR}/${SECRETS.ca.keys.ca}` },
-          { name: "SETUP_DIR", value: SETUP_DIR },
-          {
-            name: "ELASTIC_PASSWORD",
-            valueFrom: {
-              secretKeyRef: { name: SECRETS.esCredentials.name, key: SECRETS.esCredentials.keys.password },
-            },
+  return setupPodSpec(
+    {
+      name: "index-setup",
+      image: `${ES_IMAGE}:${v.imageTag}`,
+      command: ["sh", `${SETUP_DIR}/setup.sh`],
+      env: [
+        { name: "ES_URL", value: v.url },
+        { name: "CA_FILE", value: `${SETUP_CA_DIR}/${SECRETS.ca.keys.ca}` },
+        { name: "SETUP_DIR", value: SETUP_DIR },
+        {
+          name: "ELASTIC_PASSWORD",
+          valueFrom: {
+            secretKeyRef: { name: SECRETS.esCredentials.name, key: SECRETS.esCredentials.keys.password },
           },
-        ],
-        volumeMounts: [
-          { name: "setup", mountPath: SETUP_DIR, readOnly: true },
-          { name: "ca", mountPath: SETUP_CA_DIR, readOnly: true },
-          { name: "tmp", mountPath: "/tmp" },
-        ],
-        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "128Mi" } },
-        securityContext: {
-          allowPrivilegeEscalation: false,
-          readOnlyRootFilesystem: true,
-          capabilities: { drop: ["ALL"] },
         },
-      },
-    ],
-    volumes: [
+      ],
+      volumeMounts: [
+        { name: "setup", mountPath: SETUP_DIR, readOnly: true },
+        { name: "ca", mountPath: SETUP_CA_DIR, readOnly: true },
+        { name: "tmp", mountPath: "/tmp" },
+      ],
+      resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "128Mi" } },
+    },
+    [
       { name: "setup", configMap: { name: v.configMapName } },
       { name: "ca", secret: { secretName: v.caSecretName } },
       { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
     ],
-  };
+  );
 }
 
 /**

@@ -4,6 +4,7 @@ import { elasticsearchUrl } from "../names";
 import { KIBANA_SETUP_FILES } from "../render/kibanaSetup";
 import { quantityBytes } from "../quantity";
 import { KIBANA_KEY_ENVS, SECRETS } from "../secrets";
+import { setupPodSpec } from "./setupPod";
 
 export const KIBANA_SERVER_CERTS_DIR = "/usr/share/kibana/config/server-certs";
 
@@ -119,51 +120,36 @@ export interface KibanaSetupPodInput {
  * user, with the setup user's password from its Secret, the CA alone, and nothing writable.
  */
 export function kibanaSetupPodSpec(v: KibanaSetupPodInput): k8s.types.input.core.v1.PodSpec {
-  return {
-    restartPolicy: "Never",
-    automountServiceAccountToken: false,
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: 1000,
-      runAsGroup: 1000,
-      seccompProfile: { type: "RuntimeDefault" },
-    },
-    containers: [
-      {
-        name: "kibana-setup",
-        image: `${KIBANA_IMAGE}:${v.imageTag}`,
-        command: [KIBANA_NODE, `${SETUP_DIR}/${KIBANA_SETUP_FILES.script}`],
-        env: [
-          { name: "KIBANA_URL", value: v.url },
-          { name: "CA_FILE", value: `${SETUP_CA_DIR}/${SECRETS.ca.keys.ca}` },
-          { name: "SETUP_DIR", value: SETUP_DIR },
-          { name: "SETUP_USER", value: v.user },
-          { name: "WAIT_SECONDS", value: String(v.waitSeconds) },
-          {
-            name: "SETUP_PASSWORD",
-            valueFrom: {
-              secretKeyRef: {
-                name: SECRETS.kibanaSetupCredentials.name,
-                key: SECRETS.kibanaSetupCredentials.keys.password,
-              },
+  return setupPodSpec(
+    {
+      name: "kibana-setup",
+      image: `${KIBANA_IMAGE}:${v.imageTag}`,
+      command: [KIBANA_NODE, `${SETUP_DIR}/${KIBANA_SETUP_FILES.script}`],
+      env: [
+        { name: "KIBANA_URL", value: v.url },
+        { name: "CA_FILE", value: `${SETUP_CA_DIR}/${SECRETS.ca.keys.ca}` },
+        { name: "SETUP_DIR", value: SETUP_DIR },
+        { name: "SETUP_USER", value: v.user },
+        { name: "WAIT_SECONDS", value: String(v.waitSeconds) },
+        {
+          name: "SETUP_PASSWORD",
+          valueFrom: {
+            secretKeyRef: {
+              name: SECRETS.kibanaSetupCredentials.name,
+              key: SECRETS.kibanaSetupCredentials.keys.password,
             },
           },
-        ],
-        volumeMounts: [
-          { name: "setup", mountPath: SETUP_DIR, readOnly: true },
-          { name: "ca", mountPath: SETUP_CA_DIR, readOnly: true },
-        ],
-        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-        securityContext: {
-          allowPrivilegeEscalation: false,
-          readOnlyRootFilesystem: true,
-          capabilities: { drop: ["ALL"] },
         },
-      },
-    ],
-    volumes: [
+      ],
+      volumeMounts: [
+        { name: "setup", mountPath: SETUP_DIR, readOnly: true },
+        { name: "ca", mountPath: SETUP_CA_DIR, readOnly: true },
+      ],
+      resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+    },
+    [
       { name: "setup", configMap: { name: v.configMapName } },
       { name: "ca", secret: { secretName: SECRETS.ca.name } },
     ],
-  };
+  );
 }

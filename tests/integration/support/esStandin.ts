@@ -19,11 +19,10 @@
  * data; only the connections go.
  */
 import { randomBytes } from "node:crypto";
-import * as fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import * as https from "node:https";
-import type { Socket } from "node:net";
+import type * as https from "node:https";
 import { gunzipSync } from "node:zlib";
+import { listenTls, stopServer } from "./https";
 
 export interface StandinOptions {
   /** PEM server certificate (path) */
@@ -92,59 +91,31 @@ export class EsStandin {
   private readonly idsByName = new Map<string, Set<string>>();
   private itemFailure: { status: number; remaining: number } | null = null;
   private rejectDoc: ((doc: Record<string, unknown>) => boolean) | null = null;
-  private readonly sockets = new Set<Socket>();
-  private readonly tlsOptions: https.ServerOptions;
   private server: https.Server | undefined;
   private port: number | undefined;
   private bulkFailure: number | null = null;
   private bulkCount = 0;
   private seqNo = 0;
 
-  constructor(private readonly opts: StandinOptions) {
-    this.tlsOptions = { cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) };
-  }
+  constructor(private readonly opts: StandinOptions) {}
 
   /**
    * Listens on 127.0.0.1: on `port`, or on a free port chosen by the system. Resolves with the port.
    * After `stop()`, `start(samePort)` brings the "cluster" back with its data.
    */
-  start(port?: number): Promise<number> {
-    if (this.server) return Promise.reject(new Error("the stand-in is already running"));
-    const server = https.createServer(this.tlsOptions, (req, res) => this.handle(req, res));
-    server.on("connection", (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on("close", () => this.sockets.delete(socket));
-    });
-    // A TLS failure (the client does not trust our CA) is the client's to report.
-    server.on("tlsClientError", () => undefined);
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", (err) => {
-        this.server = undefined;
-        reject(err);
-      });
-      server.listen(port ?? 0, "127.0.0.1", () => {
-        const address = server.address();
-        if (address === null || typeof address === "string") {
-          reject(new Error("unexpected server address"));
-          return;
-        }
-        this.port = address.port;
-        resolve(address.port);
-      });
-    });
+  async start(port?: number): Promise<number> {
+    if (this.server) throw new Error("the stand-in is already running");
+    const listening = await listenTls(this.opts, (req, res) => this.handle(req, res), port);
+    this.server = listening.server;
+    this.port = listening.port;
+    return listening.port;
   }
 
   /** Closes the listener and destroys every open connection (clients see ES go down). */
   stop(): Promise<void> {
     const server = this.server;
-    if (!server) return Promise.resolve();
     this.server = undefined;
-    return new Promise((resolve) => {
-      server.close(() => resolve());
-      for (const socket of this.sockets) socket.destroy();
-      this.sockets.clear();
-    });
+    return stopServer(server);
   }
 
   /** The port while running (or the last one used). */

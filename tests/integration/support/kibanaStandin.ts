@@ -13,11 +13,10 @@
  * - the update route takes no `name` (8.5; it came in 8.6) and refuses an empty change set;
  * - errors of the data views routes other than 404 are answered 400 (Kibana's handleErrors).
  */
-import * as fs from "node:fs";
-import * as https from "node:https";
+import type * as https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
 import type { CertPair } from "./certs";
+import { listenTls, stopServer } from "./https";
 
 export interface KibanaUser {
   password: string;
@@ -66,7 +65,6 @@ export class KibanaStandin {
   defaultDataView: string | undefined;
   /** Epoch ms before which Kibana is "starting". */
   readyAt = 0;
-  private readonly sockets = new Set<Socket>();
   private server: https.Server | undefined;
 
   constructor(
@@ -74,33 +72,16 @@ export class KibanaStandin {
     private readonly users: Record<string, KibanaUser>,
   ) {}
 
-  start(): Promise<number> {
-    const server = https.createServer(
-      { cert: fs.readFileSync(this.tls.cert), key: fs.readFileSync(this.tls.key) },
-      (req, res) => void this.handle(req, res),
-    );
-    server.on("connection", (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on("close", () => this.sockets.delete(socket));
-    });
-    server.on("tlsClientError", () => undefined);
+  async start(): Promise<number> {
+    const { server, port } = await listenTls(this.tls, (req, res) => void this.handle(req, res));
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address();
-        if (address === null || typeof address === "string") {
-          reject(new Error("unexpected server address"));
-          return;
-        }
-        resolve(address.port);
-      });
-    });
+    return port;
   }
 
   stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    const server = this.server;
+    this.server = undefined;
+    return stopServer(server);
   }
 
   /** Requests that changed or tried to change something. */

@@ -3,9 +3,9 @@
  * `GET /api/v1/namespaces/<ns>/pods/<pod>` with the pods it was given, and refuses a request whose bearer
  * token is not the service account's (401), as the API server does. It records every request.
  */
-import * as fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import * as https from "node:https";
+import type * as https from "node:https";
+import { listenTls, stopServer } from "./https";
 import type { Pod } from "./nodeLogs";
 
 export class KubeApiStandin {
@@ -19,31 +19,16 @@ export class KubeApiStandin {
     this.pods.set(`${pod.namespace}/${pod.name}`, pod);
   }
 
-  start(): Promise<number> {
-    const server = https.createServer(
-      { cert: fs.readFileSync(this.opts.cert), key: fs.readFileSync(this.opts.key) },
-      (req, res) => this.handle(req, res),
-    );
-    server.on("tlsClientError", () => undefined);
+  async start(): Promise<number> {
+    const { server, port } = await listenTls(this.opts, (req, res) => this.handle(req, res));
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address();
-        if (address === null || typeof address === "string") reject(new Error("unexpected address"));
-        else resolve(address.port);
-      });
-    });
+    return port;
   }
 
   stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return Promise.resolve();
-    return new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    return stopServer(server);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
