@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { quantityValue } from "./lib/quantity";
 import type { StackConfig } from "./config";
 import { Central, type CentralArgs } from "./components/central";
 import { Edge } from "./components/edge";
@@ -26,6 +27,11 @@ export function fluentBitSettings(cfg: StackConfig): FluentBitSettings {
     excludeContainers: cfg.fluentBitExcludeContainers,
     metrics: cfg.metrics,
   };
+}
+
+/** `fluentdWorkers`, or one worker per CPU the pod requests, rounded up. */
+export function fluentdWorkers(cfg: StackConfig): number {
+  return cfg.fluentdWorkers > 0 ? cfg.fluentdWorkers : Math.max(1, Math.ceil(quantityValue(cfg.fluentdCpu)));
 }
 
 /** Scraping and alerting, the same keys on central and edge stacks. */
@@ -89,6 +95,7 @@ export function centralArgs(cfg: StackConfig): CentralArgs {
       externalIps: cfg.fluentdExternalIps,
       loadBalancerSourceRanges: cfg.fluentdLoadBalancerSourceRanges,
       metrics: cfg.metrics,
+      workers: fluentdWorkers(cfg),
     },
     fluentBit: fluentBitSettings(cfg),
     monitoring: {

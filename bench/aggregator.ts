@@ -2,11 +2,16 @@
  * npm run bench
  *
  * Pushes records through the aggregator configuration `npm run render` writes (forward over TLS, shared
- * key, user auth, acknowledgements, file buffer) into the Elasticsearch stand-in, and, in the same run,
- * through the same with random ids instead of ids derived from each line's origin (what the derived ids
- * cost), and through what the common recipe deploys (plain forward, no auth, no acknowledgements, memory
- * buffer), and prints records per second and Fluentd's CPU seconds per 100k records for each.
- * BENCH_RECORDS sets the number of records per variant (default 200000).
+ * key, user auth, acknowledgements, file buffer, ids derived from each line's origin) into the
+ * Elasticsearch stand-in, in one run:
+ * - as rendered with 2 workers (the pod's CPU on this 2-core machine), with jemalloc as the pod runs it;
+ * - as rendered with 1 process, with jemalloc, and with glibc's allocator (the image's default);
+ * - with the record filter as it was (record_transformer with Ruby): what the record_modifier saves;
+ * - the common recipe (plain forward, no auth, no acknowledgements, memory buffer, 1 process, glibc): the
+ *   baseline.
+ * It prints records per second end to end and accepted, Fluentd's CPU seconds per 100k records and its
+ * peak RSS, all processes of a run counted (a supervisor and its workers). BENCH_RECORDS sets the number
+ * of records per variant (default 200000).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -34,17 +39,43 @@ const SECRETS = {
 };
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
-/** User + system CPU seconds a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+/** The processes of a process group: Fluentd, or its supervisor and workers. */
+function group(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
 
-function peakRssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** User + system CPU seconds the group's processes have used so far. */
+function cpuSeconds(pgid: number): number {
+  return group(pgid).reduce((sum, pid) => {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return sum + (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  }, 0);
 }
+
+/** The sum of the group's processes' peak RSS: what a pod's memory limit must hold, at most. */
+function peakRssMiB(pgid: number): number {
+  return group(pgid).reduce((sum, pid) => {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return sum + (m ? Number(m[1]) / 1024 : 0);
+  }, 0);
+}
+
+/** jemalloc, which the pod preloads (`/usr/lib/libjemalloc.so.2` in the image); here Debian's libjemalloc2. */
+const JEMALLOC = ["/usr/lib/libjemalloc.so.2", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"].find((f) =>
+  fs.existsSync(f),
+);
 
 /** A record shaped like what Fluent Bit sends: a log line plus Kubernetes metadata. */
 function record(i: number, run: string): Record<string, unknown> {
@@ -85,21 +116,45 @@ function commonRecipe(confDir: string): void {
 }
 
 /**
- * The rendered configuration as it was before ids were derived from each line's origin: random ids. The
- * same run measures both, so the difference is what the derived ids cost.
+ * The record filter as it was before: record_transformer evaluating Ruby for each record, with the same
+ * result. The same run measures both, so the difference is what record_modifier saves.
  */
-function randomIds(confDir: string): void {
+function recordTransformer(confDir: string): void {
   const outputs = path.join(confDir, "config.d", "04_outputs.conf");
   const out = fs.readFileSync(outputs, "utf8");
-  const random = out.replace(/\n\s+use_record_as_seed true\n[\s\S]*?hash_type sha256/, "");
-  if (random === out) {
-    throw new Error(`${outputs}: no derived-id filter to replace`);
+  const before = out.replace(
+    /<filter \*\*>\n(\s+)@type record_modifier\n[\s\S]*?<\/filter>/,
+    (_m, indent: string) =>
+      `<filter **>\n${indent}@type record_transformer\n${indent}enable_ruby true\n${indent}<record>\n` +
+      `${indent}  cluster "\${%w[hub edge-a].include?(record['cluster']) ? record['cluster'] : 'unregistered'}"\n` +
+      `${indent}  log_file "\${record['log_file'].is_a?(String) ? record['log_file'].sub(/[.]log[.][0-9]{8}-[0-9]{6}$/, '.log') : record['log_file']}"\n` +
+      `${indent}</record>\n${indent.slice(2)}</filter>`,
+  );
+  if (before === out) {
+    throw new Error(`${outputs}: no record_modifier filter to replace`);
   }
-  fs.writeFileSync(outputs, random);
+  fs.writeFileSync(outputs, before);
 }
+
+interface Variant {
+  name: string;
+  /** The records' `run` field and the work folder. */
+  run: string;
+  workers: 1 | 2;
+  /** TLS, shared key, user auth, acknowledgements, file buffer: as rendered. */
+  secured: boolean;
+  jemalloc: boolean;
+  /** The record filter as it was before (record_transformer with Ruby). */
+  transformer?: boolean;
+}
+
+/** Connections records arrive on, as from several nodes' agents. */
+const CONNECTIONS = 4;
 
 interface Result {
   variant: string;
+  /** CPU seconds of this process meanwhile: the senders and the Elasticsearch stand-in, on the same cores. */
+  own: number;
   seconds: number;
   acceptSeconds: number;
   cpu: number;
@@ -118,26 +173,53 @@ async function main(): Promise<void> {
     password: SECRETS.ES_WRITER_PASSWORD,
   });
   await es.start();
-  const renderDir = renderStackFile(path.join(work, "stack"), "bench", {
-    role: "central",
-    clusterName: "hub",
-    edgeClusters: ["edge-a"],
-    fluentdExternalHosts: [SERVER_NAME],
-  });
+  const render = (workers: number) =>
+    renderStackFile(path.join(work, `stack-${workers}`), "bench", {
+      role: "central",
+      clusterName: "hub",
+      edgeClusters: ["edge-a"],
+      fluentdExternalHosts: [SERVER_NAME],
+      fluentdWorkers: workers,
+    });
+  const renders = { 1: render(1), 2: render(2) };
+  const variants: Variant[] = [
+    { name: "rendered, 2 workers, jemalloc", run: "w2", workers: 2, secured: true, jemalloc: true },
+    { name: "rendered, 1 process, jemalloc", run: "w1", workers: 1, secured: true, jemalloc: true },
+    {
+      name: "rendered, 1 process, glibc malloc",
+      run: "w1-glibc",
+      workers: 1,
+      secured: true,
+      jemalloc: false,
+    },
+    {
+      name: "rendered, 1 process, jemalloc, record_transformer (before)",
+      run: "w1-transformer",
+      workers: 1,
+      secured: true,
+      jemalloc: true,
+      transformer: true,
+    },
+    {
+      name: "common recipe (plain, no ack, memory buffer, 1 process, glibc)",
+      run: "plain",
+      workers: 1,
+      secured: false,
+      jemalloc: false,
+    },
+  ];
   const results: Result[] = [];
   try {
-    for (const variant of [
-      "rendered (TLS, shared key, user auth, ack, file buffer, ids derived from origin)",
-      "rendered, random ids (as before ids were derived)",
-      "common recipe (plain, no ack, memory buffer)",
-    ]) {
-      const secured = variant.startsWith("rendered");
-      const random = variant.includes("random ids");
-      const run = random ? "random-ids" : secured ? "secured" : "plain";
-      const dir = path.join(work, run);
-      const tlsDir = aggregatorTlsDir(path.join(dir, "tls"), pki, `fluentd-${run}`, [SERVER_NAME]);
+    for (const v of variants) {
+      if (v.jemalloc && !JEMALLOC) {
+        throw new Error(
+          "no libjemalloc.so.2 here: apt-get install libjemalloc2, as the pod preloads jemalloc",
+        );
+      }
+      const dir = path.join(work, v.run);
+      const tlsDir = aggregatorTlsDir(path.join(dir, "tls"), pki, `fluentd-${v.run}`, [SERVER_NAME]);
       const port = await freePort();
-      const conf = relocateAggregator(renderDir, path.join(dir, "etc"), {
+      const conf = relocateAggregator(renders[v.workers], path.join(dir, "etc"), {
         tlsDir,
         bufferDir: path.join(dir, "buffer"),
         deadLetterDir: path.join(dir, "dead-letter"),
@@ -145,47 +227,68 @@ async function main(): Promise<void> {
         metricsPort: await freePort(),
         esPort: es.listeningPort as number,
       });
-      if (!secured) {
+      if (!v.secured) {
         commonRecipe(path.dirname(conf));
       }
-      if (random) {
-        randomIds(path.dirname(conf));
+      if (v.transformer) {
+        recordTransformer(path.dirname(conf));
       }
-      const fluentd = await startFluentd(conf, { env: SECRETS });
-      const records = Array.from({ length: N }, (_, i) => record(i, run));
+      const fluentd = await startFluentd(conf, {
+        env: { ...SECRETS, ...(v.jemalloc ? { LD_PRELOAD: JEMALLOC as string } : {}) },
+      });
+      const records = Array.from({ length: N }, (_, i) => record(i, v.run));
       const cpu0 = cpuSeconds(fluentd.pid);
+      const own0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
-      const sent = await sendRecords(
-        secured
-          ? {
-              port,
-              ca: pki.caCert,
-              serverName: SERVER_NAME,
-              sharedKey: SECRETS.FLUENT_SHARED_KEY,
-              username: "edge-a",
-              password: SECRETS.FLUENT_PASSWORD_EDGE_A,
-            }
-          : { port, plain: true },
-        records,
-        600_000,
-        true,
+      // As several nodes' agents do: one connection each (a connection stays with one worker).
+      const slices = Array.from({ length: CONNECTIONS }, (_, k) =>
+        records.filter((_r, i) => i % CONNECTIONS === k),
+      );
+      const sent = await Promise.all(
+        slices.map((slice) =>
+          sendRecords(
+            v.secured
+              ? {
+                  port,
+                  ca: pki.caCert,
+                  serverName: SERVER_NAME,
+                  sharedKey: SECRETS.FLUENT_SHARED_KEY,
+                  username: "edge-a",
+                  password: SECRETS.FLUENT_PASSWORD_EDGE_A,
+                }
+              : { port, plain: true },
+            slice,
+            600_000,
+            true,
+          ),
+        ),
       );
       const accepted = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (sent.acked !== N) {
-        throw new Error(`${variant}: ${sent.acked} of ${N} accepted: ${sent.errors.slice(0, 3).join("; ")}`);
+      const acked = sent.reduce((n, r) => n + r.acked, 0);
+      if (acked !== N) {
+        throw new Error(
+          `${v.name}: ${acked} of ${N} accepted: ${sent
+            .flatMap((r) => r.errors)
+            .slice(0, 3)
+            .join("; ")}`,
+        );
       }
       await waitFor(
-        () => es.docs("efk-logs-edge-a").filter((d) => d.run === run).length >= N,
+        () => es.docs("efk-logs-edge-a").filter((d) => d.run === v.run).length >= N,
         600_000,
         `${N} records`,
       );
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       results.push({
-        variant,
+        variant: v.name,
         seconds,
         acceptSeconds: accepted,
         cpu: cpuSeconds(fluentd.pid) - cpu0,
         rss: peakRssMiB(fluentd.pid),
+        own: (() => {
+          const u = process.cpuUsage(own0);
+          return (u.user + u.system) / 1e6;
+        })(),
       });
       await fluentd.kill();
     }
@@ -196,15 +299,15 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `records per variant: ${N} (~${JSON.stringify(record(0, "x")).length} bytes each), flush_interval 5s, ${os.cpus().length} cores`,
+    `records per variant: ${N} (~${JSON.stringify(record(0, "x")).length} bytes each) on ${CONNECTIONS} connections, flush_interval 5s, ${os.cpus().length} cores`,
   );
   console.log(
-    "| variant | records/s end to end | records/s accepted | Fluentd CPU s per 100k | Fluentd peak RSS MiB |",
+    "| variant | records/s end to end | records/s accepted | CPU s per 100k | peak RSS MiB (all processes) | load generator CPU s per 100k |",
   );
-  console.log("|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|");
   for (const r of results) {
     console.log(
-      `| ${r.variant} | ${Math.round(N / r.seconds)} | ${Math.round(N / r.acceptSeconds)} | ${((r.cpu / N) * 100_000).toFixed(2)} | ${r.rss.toFixed(0)} |`,
+      `| ${r.variant} | ${Math.round(N / r.seconds)} | ${Math.round(N / r.acceptSeconds)} | ${((r.cpu / N) * 100_000).toFixed(2)} | ${r.rss.toFixed(0)} | ${((r.own / N) * 100_000).toFixed(2)} |`,
     );
   }
 }

@@ -1,10 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, RELEASES, type FluentdServiceType } from "../lib/names";
-import { FLUENTD_ENV, clusterPasswordEnv, fluentdMainConf } from "../lib/render/fluentd";
+import { FLUENTD_ENV, clusterPasswordEnv } from "../lib/render/fluentd";
 import {
   FLUENTD_CHART,
   FLUENTD_MAIN_CONFIGMAP,
+  fluentdMainFiles,
   fluentdValues,
   type FluentdValuesInput,
 } from "../lib/values/fluentd";
@@ -92,7 +93,7 @@ export class Fluentd extends pulumi.ComponentResource {
       `${name}-main-config`,
       {
         metadata: { name: FLUENTD_MAIN_CONFIGMAP, namespace: args.namespaceRef },
-        data: { "fluent.conf": fluentdMainConf() },
+        data: fluentdMainFiles(args),
       },
       { parent: this },
     );

@@ -11,7 +11,6 @@ import {
   type DeclaredResource,
   type StackOutputsSnapshot,
 } from "../lib/offline";
-import { fluentdMainConf } from "../lib/render/fluentd";
 import { ALERT_RULES_CONFIGMAP, DASHBOARD_CONFIGMAP, RULES_FILE } from "../components/monitoring";
 import { fluentBitConfFile, type FluentBitConfig } from "../lib/render/fluentBit";
 
@@ -156,7 +155,16 @@ export function writeRender(outDir: string, resources: DeclaredResource[]): stri
 
     if (i.chart === "fluentd") {
       // The chart's layout: fluent.conf in /etc/fluent, the files it includes in /etc/fluent/config.d.
-      write(path.join(outDir, "fluentd", "fluent.conf"), fluentdMainConf(), written);
+      const main = resources.find(
+        (x) =>
+          x.type === "kubernetes:core/v1:ConfigMap" &&
+          (x.inputs.metadata as { name?: string }).name === values.mainConfigMapNameOverride,
+      );
+      if (!main)
+        throw new Error(`no ConfigMap ${String(values.mainConfigMapNameOverride)} holds fluent.conf`);
+      for (const [file, text] of Object.entries(main.inputs.data as Record<string, string>)) {
+        write(path.join(outDir, "fluentd", file), text, written);
+      }
       for (const [file, text] of Object.entries(values.fileConfigs as Record<string, string>)) {
         write(path.join(outDir, "fluentd", "config.d", file), text, written);
       }

@@ -60,7 +60,8 @@ export const KUBE_METRICS = {
 
 /** Paths and ports Prometheus scrapes. */
 export const SCRAPE = {
-  fluentd: { port: 24231, path: "/metrics", portName: "metrics" },
+  // Every worker's series (worker 0 gathers them); /metrics would be worker 0's alone.
+  fluentd: { port: 24231, path: "/aggregated_metrics", portName: "metrics" },
   fluentBit: { port: 2020, path: "/api/v2/metrics/prometheus", portName: "http" },
   esExporter: { port: 9108, path: "/metrics", portName: "http" },
 } as const;

@@ -151,6 +151,9 @@ export function forwardSelfHostname(clusterName: string): string {
   return `${clusterName}-fluent-bit`;
 }
 
+/** Flushes a connection to the aggregator serves before it is replaced by a new one. */
+export const KEEPALIVE_MAX_RECYCLE = 100;
+
 /** The forward output's alias: the `name` label of its metrics. */
 export const FLUENT_BIT_OUTPUT_ALIAS = "to_aggregator";
 
@@ -252,6 +255,10 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
       // Records leave the disk buffer only once the aggregator has written them to its own.
       ["Require_Ack_Response", "On"],
       ["net.io_timeout", `${IO_TIMEOUT_SECONDS}s`],
+      // A kept-alive connection is retired after this many flushes (Fluent Bit's default: 2000), so that
+      // agents reconnect now and then and new connections spread over every aggregator replica behind the
+      // Service; each reconnect costs one TLS and forward handshake.
+      ["net.keepalive_max_recycle", KEEPALIVE_MAX_RECYCLE],
       // Fluent Bit 5 sends metadata Fluentd 1.19 rejects as invalid, silently: send plain events.
       ["Retain_Metadata_In_Forward_Mode", "Off"],
       ["tls", "On"],

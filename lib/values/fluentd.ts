@@ -3,11 +3,25 @@ import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, elasticsearchUrl, type MetricsS
 import { SCRAPE } from "../monitoring/metrics";
 import { scrapeAnnotations } from "../monitoring/scrape";
 import { quantityBytes } from "../quantity";
-import { FLUENTD_PATHS, fluentdMainConf, renderFluentdConfig } from "../render/fluentd";
+import {
+  BUFFER_WORKERS_SCRIPT,
+  FLUENTD_PATHS,
+  bufferDirs,
+  fluentdMainConf,
+  renderFluentdConfig,
+} from "../render/fluentd";
 import { SECRETS } from "../secrets";
 import { FLUENTD_WRITER_USER } from "./elasticsearch";
 
 export const FLUENTD_METRICS_PORT = SCRAPE.fluentd.port;
+
+/** jemalloc 5.3 as the fluent/fluentd base image builds it (its Dockerfile: `mv lib/libjemalloc.so.2 /usr/lib`). */
+export const JEMALLOC_IN_IMAGE = "/usr/lib/libjemalloc.so.2";
+
+/** The chart's image repository (fluentd chart 0.6.0 values: image.repository). */
+const FLUENTD_IMAGE = "fluent/fluentd-kubernetes-daemonset";
+/** Where the chart mounts the buffer volume claim (its `_pod.tpl`, with persistence). */
+const FLUENTD_VOLUME_DIR = "/var/log/fluent";
 
 /** The ConfigMap holding our fluent.conf (`fluentdMainConf`), which the program creates. */
 export const FLUENTD_MAIN_CONFIGMAP = `${FLUENTD_FULLNAME}-main-efk`;
@@ -38,6 +52,8 @@ export interface FluentdValuesInput {
   dataStreamPrefix: string;
   /** How Prometheus finds the metrics: `annotations` puts `prometheus.io/*` on the pods. */
   metrics: MetricsStyle;
+  /** Fluentd worker processes per pod. */
+  workers: number;
 }
 
 export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string> {
@@ -62,7 +78,17 @@ export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string
     bufferDir: FLUENTD_PATHS.bufferDir,
     deadLetterDir: FLUENTD_PATHS.deadLetterDir,
     bufferLimitBytes: Math.floor(quantityBytes(v.storageSize) * BUFFER_SHARE_OF_VOLUME),
+    workers: v.workers,
   });
+}
+
+/** Where the main ConfigMap is mounted, by the chart (its volume `etcfluentd-main`). */
+const MAIN_CONFIG_DIR = "/etc/fluent";
+const BUFFER_WORKERS_FILE = "buffer-workers.sh";
+
+/** The program's main ConfigMap: our fluent.conf, and the script that hands a gone worker's chunks on. */
+export function fluentdMainFiles(v: Pick<FluentdValuesInput, "workers">): Record<string, string> {
+  return { "fluent.conf": fluentdMainConf(v.workers), [BUFFER_WORKERS_FILE]: BUFFER_WORKERS_SCRIPT };
 }
 
 /** The chart and the one version these values are written for (see `PinnedChart`). */
@@ -92,16 +118,42 @@ export function fluentdValues(v: FluentdValuesInput): Record<string, unknown> {
       ports: [{ name: "forward", protocol: "TCP", containerPort: FLUENTD_FORWARD_PORT }],
     },
     envFrom: [{ secretRef: { name: SECRETS.fluentdEnv.name } }],
+    // jemalloc, which the image ships and turns off (LD_PRELOAD=""): under load glibc's per-thread arenas
+    // hold on to freed memory; see the README's benchmark for the figures.
+    env: [{ name: "LD_PRELOAD", value: JEMALLOC_IN_IMAGE }],
     volumes: [{ name: "tls", secret: { secretName: SECRETS.fluentdTls.name, defaultMode: 0o400 } }],
     volumeMounts: [{ name: "tls", mountPath: FLUENTD_PATHS.tlsDir, readOnly: true }],
     fileConfigs: fluentdFileConfigs(v),
-    // Our fluent.conf (it counts refused forward connections); the chart's checksum covers only its own
-    // ConfigMaps, so a change to ours rolls the pods through this annotation.
+    // Our fluent.conf (it counts refused forward connections, and sets the workers); the chart's checksum
+    // covers only its own ConfigMaps, so a change to ours rolls the pods through this annotation.
     mainConfigMapNameOverride: FLUENTD_MAIN_CONFIGMAP,
     podAnnotations: {
-      "efk-pulumi/main-config-checksum": createHash("sha256").update(fluentdMainConf()).digest("hex"),
+      "efk-pulumi/main-config-checksum": createHash("sha256")
+        .update(JSON.stringify(fluentdMainFiles(v)))
+        .digest("hex"),
       ...scrapeAnnotations(v.metrics, SCRAPE.fluentd),
     },
+    // Before Fluentd: the chunks of workers that no longer exist go to worker 0, so changing the worker
+    // count strands nothing on the volume.
+    initContainers: [
+      {
+        name: "buffer-workers",
+        image: `${FLUENTD_IMAGE}:${v.imageTag}`,
+        command: [
+          "sh",
+          `${MAIN_CONFIG_DIR}/${BUFFER_WORKERS_FILE}`,
+          String(v.workers),
+          ...Object.values(bufferDirs(FLUENTD_PATHS.bufferDir)),
+        ],
+        volumeMounts: [
+          { name: "etcfluentd-main", mountPath: MAIN_CONFIG_DIR, readOnly: true },
+          // The chart's volume claim (`<fullname>-buffer`), mounted where the chart mounts it.
+          { name: `${FLUENTD_FULLNAME}-buffer`, mountPath: FLUENTD_VOLUME_DIR },
+        ],
+        resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } },
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+      },
+    ],
     resources: { requests: { cpu: v.cpu, memory: v.memory }, limits: { memory: v.memory } },
     // Time to flush the buffer at shutdown; what is left stays on the volume.
     terminationGracePeriodSeconds: 120,

@@ -15,7 +15,15 @@ import { ID_SEED_FIELDS, RECORD_FIELDS } from "../../lib/records";
 import { FLUENTD_WRITER_ROLE, FLUENTD_WRITER_USER } from "../../lib/values/elasticsearch";
 import { makeTestPki, type TestPki } from "./support/certs";
 import { EsStandin } from "./support/esStandin";
-import { assertBundleInstalled, freePort, scrapeMetrics, sleep, stopAll, waitFor } from "./support/fluentd";
+import {
+  assertBundleInstalled,
+  freePort,
+  metricValue,
+  scrapeMetrics,
+  sleep,
+  stopAll,
+  waitFor,
+} from "./support/fluentd";
 import {
   fluentBitCounter,
   fluentBitUnavailable,
@@ -23,7 +31,8 @@ import {
   type FluentBitProcess,
 } from "./support/fluentBit";
 import { KubeApiStandin } from "./support/kubeApi";
-import { FreezingProxy } from "./support/tcpProxy";
+import { FreezingProxy, RoundRobinProxy } from "./support/tcpProxy";
+import { EFK_METRICS } from "../../lib/monitoring/metrics";
 import {
   formatTally,
   markerOf,
@@ -477,6 +486,57 @@ describe("the rendered node agent on a real Fluent Bit", function () {
       } finally {
         await fb.kill();
         await agg.fluentd.kill();
+        await proxy.stop();
+      }
+    });
+
+    it("reconnects every net.keepalive_max_recycle flushes, so its connections reach every aggregator replica", async () => {
+      const second = await startAggregator("spread-aggregator-2");
+      const proxy = new RoundRobinProxy();
+      const {
+        agg: first,
+        n,
+        c,
+      } = await scenario("spread", "shop-1", {
+        via: (port) => proxy.start([port, second.relocation.forwardPort]),
+      });
+      // The rendered agent retires a connection after 100 flushes; this test lowers that to 2 to see it in seconds.
+      const text = fs.readFileSync(n.conf, "utf8");
+      assert.match(text, /net\.keepalive_max_recycle\s+100\n/);
+      fs.writeFileSync(n.conf, text.replace(/(net\.keepalive_max_recycle\s+)100\n/, "$12\n"));
+      const fb = await agent(n);
+      try {
+        for (let i = 0; i < 12; i++) {
+          c.write(20);
+          await sleep(1200);
+        }
+        const t = await settle(n, 120_000);
+        const counts = await Promise.all(
+          [first, second].map(async (a) =>
+            metricValue(
+              await scrapeMetrics(a.relocation.metricsPort, "/aggregated_metrics"),
+              EFK_METRICS.recordsIn,
+            ),
+          ),
+        );
+        console.log(
+          formatTally(
+            "connections recycled",
+            t,
+            `, ${proxy.connections} connections, records by aggregator ${counts.join(" and ")}`,
+          ),
+        );
+        assertExactlyOnce(t);
+        // Fluent Bit's forward output opens 2 connections (2 workers): more means it reconnected.
+        assert.ok(proxy.connections > 2, `${proxy.connections} connections: the agent never reconnected`);
+        assert.ok(
+          counts.every((x) => x > 0),
+          `records by aggregator: ${counts.join(", ")}`,
+        );
+      } finally {
+        await fb.kill();
+        await first.fluentd.kill();
+        await second.fluentd.kill();
         await proxy.stop();
       }
     });

@@ -5,7 +5,7 @@
  * be lost when Elasticsearch throttles or is down while Fluentd is killed.
  */
 import * as assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -79,6 +79,14 @@ function delivered(
   return { distinct: seen.size, duplicates, streams };
 }
 
+/** Buffer chunk files below `dir`: directly in it, or in a worker's folder (`worker<N>/`). */
+function chunkFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) =>
+    /(^|\/)buffer\.[bq][0-9a-f]+\.log$/.test(f),
+  );
+}
+
 function totalDocs(es: EsStandin): number {
   return es.streams().reduce((sum, s) => sum + es.docs(s).length, 0);
 }
@@ -92,6 +100,7 @@ describe("the rendered aggregator on the real Fluentd", function () {
   let es: EsStandin;
   let renderDir: string;
   let mtlsRenderDir: string;
+  let workersRenderDir: string;
   let setupOutput: string;
 
   before(async () => {
@@ -101,6 +110,10 @@ describe("the rendered aggregator on the real Fluentd", function () {
     strangerPki = makeTestPki(path.join(work, "stranger-pki"), "stranger-ca");
     renderDir = renderStackFile(path.join(work, "stack"), "it", STACK);
     mtlsRenderDir = renderStackFile(path.join(work, "stack-mtls"), "it", { ...STACK, clientCertAuth: true });
+    workersRenderDir = renderStackFile(path.join(work, "stack-workers"), "it", {
+      ...STACK,
+      fluentdWorkers: 2,
+    });
     const esCert = pki.server("es", ["localhost"], ["127.0.0.1"]);
     // elastic may do anything; Fluentd's user only what the rendered role grants it.
     es = new EsStandin({
@@ -160,7 +173,7 @@ describe("the rendered aggregator on the real Fluentd", function () {
   /** Every metric name a scrape of any aggregator in this suite returned. */
   const seen = new Set<string>();
   async function scrape(agg: Aggregator): Promise<Sample[]> {
-    const samples = await scrapeMetrics(agg.relocation.metricsPort);
+    const samples = await scrapeMetrics(agg.relocation.metricsPort, "/aggregated_metrics");
     for (const sample of samples) seen.add(sample.name);
     return samples;
   }
@@ -407,116 +420,244 @@ describe("the rendered aggregator on the real Fluentd", function () {
     });
   });
 
-  describe("faults", () => {
-    it("delivers every record after Elasticsearch answers 429 and then 503 for a while", async () => {
-      const agg = await startAggregator("throttle");
-      try {
-        es.failBulkWith(429);
-        const bulkBefore = es.bulkRequests();
-        const sent = await sendRecords(client(agg), records("edge-a", 200, "throttled"));
-        assert.equal(sent.acked, 200, sent.errors.join("; "));
-        await waitFor(() => es.bulkRequests() >= bulkBefore + 2, 30_000, "two refused bulk requests");
-        es.failBulkWith(503);
-        await waitFor(() => es.bulkRequests() >= bulkBefore + 3, 30_000, "a third refused bulk request");
-        const refused = es.bulkRequests() - bulkBefore;
-        assert.equal(delivered(es, "throttled").distinct, 0);
-        es.failBulkWith(null);
-        await waitFor(() => delivered(es, "throttled").distinct === 200, 90_000, "all 200 throttled records");
-        const d = delivered(es, "throttled");
-        console.log(
-          `      throttling: sent 200, acknowledged ${sent.acked}, refused bulk requests ${refused}, delivered ${d.distinct}, duplicates ${d.duplicates}, lost ${200 - d.distinct}`,
-        );
-        assert.equal(d.distinct, 200);
-      } finally {
-        es.failBulkWith(null);
-        await agg.fluentd.kill();
-      }
-    });
+  /** The fault tests, on the configuration rendered to `render()`; `suffix` keeps their records and folders apart. */
+  function faults(title: string, render: () => string, suffix: string): void {
+    describe(title, () => {
+      it("delivers every record after Elasticsearch answers 429 and then 503 for a while", async () => {
+        const agg = await startAggregator(`throttle${suffix}`, render());
+        try {
+          es.failBulkWith(429);
+          const bulkBefore = es.bulkRequests();
+          const sent = await sendRecords(client(agg), records("edge-a", 200, `throttled${suffix}`));
+          assert.equal(sent.acked, 200, sent.errors.join("; "));
+          await waitFor(() => es.bulkRequests() >= bulkBefore + 2, 30_000, "two refused bulk requests");
+          es.failBulkWith(503);
+          await waitFor(() => es.bulkRequests() >= bulkBefore + 3, 30_000, "a third refused bulk request");
+          const refused = es.bulkRequests() - bulkBefore;
+          assert.equal(delivered(es, `throttled${suffix}`).distinct, 0);
+          es.failBulkWith(null);
+          await waitFor(
+            () => delivered(es, `throttled${suffix}`).distinct === 200,
+            90_000,
+            "all 200 throttled records",
+          );
+          const d = delivered(es, `throttled${suffix}`);
+          console.log(
+            `      ${suffix ? "2 workers, " : ""}throttling: sent 200, acknowledged ${sent.acked}, refused bulk requests ${refused}, delivered ${d.distinct}, duplicates ${d.duplicates}, lost ${200 - d.distinct}`,
+          );
+          assert.equal(d.distinct, 200);
+        } finally {
+          es.failBulkWith(null);
+          await agg.fluentd.kill();
+        }
+      });
 
-    it("delivers every record, once, when Elasticsearch refuses single documents with 429", async () => {
-      const agg = await startAggregator("item-429");
-      try {
-        const conflictsBefore = es.conflicts;
-        es.failItemsWith(429, 120);
-        const sent = await sendRecords(client(agg), records("edge-a", 300, "item-throttled"));
-        assert.equal(sent.acked, 300, sent.errors.join("; "));
-        await waitFor(
-          () => delivered(es, "item-throttled").distinct === 300,
-          90_000,
-          "all 300 item-throttled records",
-        );
-        await new Promise((r) => setTimeout(r, 3000));
-        const d = delivered(es, "item-throttled");
-        console.log(
-          `      item 429s: sent 300, acknowledged ${sent.acked}, items refused 120, resent and refused as existing (409) ${es.conflicts - conflictsBefore}, delivered ${d.distinct}, duplicates ${d.duplicates}, lost ${300 - d.distinct}`,
-        );
-        assert.equal(d.duplicates, 0);
-      } finally {
-        es.failItemsWith(429, 0);
-        await agg.fluentd.kill();
-      }
-    });
+      it("delivers every record, once, when Elasticsearch refuses single documents with 429", async () => {
+        const agg = await startAggregator(`item-429${suffix}`, render());
+        try {
+          const conflictsBefore = es.conflicts;
+          es.failItemsWith(429, 120);
+          const sent = await sendRecords(client(agg), records("edge-a", 300, `item-throttled${suffix}`));
+          assert.equal(sent.acked, 300, sent.errors.join("; "));
+          await waitFor(
+            () => delivered(es, `item-throttled${suffix}`).distinct === 300,
+            90_000,
+            "all 300 item-throttled records",
+          );
+          await new Promise((r) => setTimeout(r, 3000));
+          const d = delivered(es, `item-throttled${suffix}`);
+          console.log(
+            `      ${suffix ? "2 workers, " : ""}item 429s: sent 300, acknowledged ${sent.acked}, items refused 120, resent and refused as existing (409) ${es.conflicts - conflictsBefore}, delivered ${d.distinct}, duplicates ${d.duplicates}, lost ${300 - d.distinct}`,
+          );
+          assert.equal(d.duplicates, 0);
+        } finally {
+          es.failItemsWith(429, 0);
+          await agg.fluentd.kill();
+        }
+      });
 
-    it("keeps a document Elasticsearch refuses for good in the dead-letter file, and delivers the rest", async () => {
-      const agg = await startAggregator("poison");
+      it("keeps a document Elasticsearch refuses for good in the dead-letter file, and delivers the rest", async () => {
+        const agg = await startAggregator(`poison${suffix}`, render());
+        try {
+          es.rejectDocuments((doc) => doc.poison === true);
+          const batch = records("edge-a", 5, `poison${suffix}`).map((r, i) =>
+            i === 2 ? { ...r, poison: true } : r,
+          );
+          const sent = await sendRecords(client(agg), batch);
+          assert.equal(sent.acked, 5);
+          await waitFor(() => delivered(es, `poison${suffix}`).distinct === 4, 30_000, "the 4 good records");
+          let dead = 0;
+          await waitFor(
+            async () =>
+              (dead = metricValue(await scrape(agg), EFK_METRICS.deadLetters, { cluster: "edge-a" })) === 1,
+            10_000,
+            `1 dead letter counted for edge-a (now ${dead})`,
+          );
+          // The dead-letter buffer is flushed hourly, and at shutdown.
+          assert.equal(await agg.fluentd.kill("SIGTERM"), 0);
+          const dir = agg.relocation.deadLetterDir;
+          const lines = fs
+            .readdirSync(dir)
+            .flatMap((f) => fs.readFileSync(path.join(dir, f), "utf8").trim().split("\n"))
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
+          assert.deepEqual(
+            lines.map((l) => [l.run, l.seq, l.poison]),
+            [[`poison${suffix}`, 2, true]],
+          );
+        } finally {
+          es.rejectDocuments(null);
+          await agg.fluentd.kill();
+        }
+      });
+
+      it("loses no acknowledged record when Fluentd is killed with SIGKILL while Elasticsearch is down", async () => {
+        const bufferDir = path.join(work, `crash-buffer${suffix}`);
+        const first = await startAggregator(`crash-1${suffix}`, render(), bufferDir);
+        const esPort = es.listeningPort as number;
+        await es.stop();
+        const N = 1000;
+        const sent = await sendRecords(client(first), records("edge-a", N, `crash${suffix}`));
+        assert.equal(sent.acked, N, sent.errors.join("; "));
+        const chunks = () => chunkFiles(path.join(bufferDir, "elasticsearch"));
+        await waitFor(() => chunks().length > 0, 10_000, "chunk files in the buffer folder");
+        const code = await first.fluentd.kill("SIGKILL");
+        assert.equal(code, null, "Fluentd was not killed by the signal");
+        assert.ok(chunks().length > 0, "the buffer folder is empty after the crash");
+
+        const second = await startAggregator(`crash-2${suffix}`, render(), bufferDir);
+        try {
+          await es.start(esPort);
+          await waitFor(
+            () => delivered(es, `crash${suffix}`).distinct === N,
+            90_000,
+            `all ${N} acknowledged records`,
+          );
+          // Let any late retry of an already delivered chunk show up as a duplicate.
+          await new Promise((r) => setTimeout(r, 3000));
+          const d = delivered(es, `crash${suffix}`);
+          console.log(
+            `      ${suffix ? "2 workers, " : ""}crash: sent ${N}, acknowledged ${sent.acked}, delivered ${d.distinct}, duplicates ${d.duplicates}, lost ${sent.acked - d.distinct}`,
+          );
+          assert.equal(d.distinct, sent.acked);
+        } finally {
+          await second.fluentd.kill();
+        }
+      });
+    });
+  }
+
+  faults("faults", () => renderDir, "");
+  faults("faults, with 2 workers", () => workersRenderDir, "-w2");
+
+  describe("workers", () => {
+    it("delivers records from many connections once each, counted across workers, and refuses as one process does", async () => {
+      const agg = await startAggregator("workers-deliver", workersRenderDir);
       try {
-        es.rejectDocuments((doc) => doc.poison === true);
-        const batch = records("edge-a", 5, "poison").map((r, i) => (i === 2 ? { ...r, poison: true } : r));
-        const sent = await sendRecords(client(agg), batch);
-        assert.equal(sent.acked, 5);
-        await waitFor(() => delivered(es, "poison").distinct === 4, 30_000, "the 4 good records");
-        let dead = 0;
-        await waitFor(
-          async () =>
-            (dead = metricValue(await scrape(agg), EFK_METRICS.deadLetters, { cluster: "edge-a" })) === 1,
-          10_000,
-          `1 dead letter counted for edge-a (now ${dead})`,
+        const runs = Array.from({ length: 6 }, (_, k) => `w-deliver-${k}`);
+        const sent = await Promise.all(
+          runs.map((run) => sendRecords(client(agg), records("edge-a", 200, run))),
         );
-        // The dead-letter buffer is flushed hourly, and at shutdown.
-        assert.equal(await agg.fluentd.kill("SIGTERM"), 0);
-        const dir = agg.relocation.deadLetterDir;
-        const lines = fs
-          .readdirSync(dir)
-          .flatMap((f) => fs.readFileSync(path.join(dir, f), "utf8").trim().split("\n"))
-          .map((l) => JSON.parse(l) as Record<string, unknown>);
         assert.deepEqual(
-          lines.map((l) => [l.run, l.seq, l.poison]),
-          [["poison", 2, true]],
+          sent.map((r) => r.acked),
+          runs.map(() => 200),
         );
+        await waitFor(
+          () => runs.every((run) => delivered(es, run).distinct === 200),
+          60_000,
+          "1200 records from 6 connections",
+        );
+        assert.ok(runs.every((run) => delivered(es, run).duplicates === 0));
+        const samples = await scrape(agg);
+        const byWorker = samples
+          .filter((x) => x.name === EFK_METRICS.recordsIn && x.labels.cluster === "edge-a")
+          .map((x) => `worker ${x.labels.worker_id}: ${x.value}`);
+        console.log(`      2 workers: 1200 records from 6 connections, accepted by ${byWorker.join(", ")}`);
+        assert.equal(metricValue(samples, EFK_METRICS.recordsIn, { cluster: "edge-a" }), 1200);
+        const before = await refusals(agg, "user_password");
+        const refused = await sendRecords(
+          client(agg, { password: "not-the-password" }),
+          records("edge-a", 5, "w-refused"),
+          3000,
+        );
+        assert.equal(refused.acked, 0);
+        await waitForRefusal(agg, "user_password", before);
       } finally {
-        es.rejectDocuments(null);
         await agg.fluentd.kill();
       }
     });
 
-    it("loses no acknowledged record when Fluentd is killed with SIGKILL while Elasticsearch is down", async () => {
-      const bufferDir = path.join(work, "crash-buffer");
-      const first = await startAggregator("crash-1", renderDir, bufferDir);
+    it("hands the chunks of a gone worker to worker 0 when the count changes, 2 to 1 and back: nothing lost or doubled", async () => {
+      const bufferDir = path.join(work, "change-buffer");
+      const dirs = [path.join(bufferDir, "elasticsearch"), path.join(bufferDir, "dead-letter")];
+      const inWorker = (id: number) => chunkFiles(path.join(dirs[0], `worker${id}`)).length;
+      const handOn = (render: string, workers: number) =>
+        execFileSync("sh", [path.join(render, "fluentd", "buffer-workers.sh"), String(workers), ...dirs], {
+          encoding: "utf8",
+        });
       const esPort = es.listeningPort as number;
+      const runs: string[] = [];
       await es.stop();
-      const N = 1000;
-      const sent = await sendRecords(client(first), records("edge-a", N, "crash"));
-      assert.equal(sent.acked, N, sent.errors.join("; "));
-      const chunks = () =>
-        fs.readdirSync(path.join(bufferDir, "elasticsearch")).filter((f) => f.endsWith(".log"));
-      await waitFor(() => chunks().length > 0, 10_000, "chunk files in the buffer folder");
-      const code = await first.fluentd.kill("SIGKILL");
-      assert.equal(code, null, "Fluentd was not killed by the signal");
-      assert.ok(chunks().length > 0, "the buffer folder is empty after the crash");
+      const two = await startAggregator("change-2", workersRenderDir, bufferDir);
+      // Connections land on either worker: send until both hold chunks.
+      for (let k = 0; k < 10 && !(inWorker(0) > 0 && inWorker(1) > 0); k++) {
+        const batch = [0, 1, 2, 3].map((j) => `change-${k}-${j}`);
+        const sent = await Promise.all(
+          batch.map((run) => sendRecords(client(two), records("edge-a", 250, run))),
+        );
+        assert.ok(
+          sent.every((r) => r.acked === 250),
+          "a batch was not acknowledged",
+        );
+        runs.push(...batch);
+        await waitFor(() => chunkFiles(dirs[0]).length > 0, 10_000, "chunk files");
+      }
+      const split = [inWorker(0), inWorker(1)];
+      assert.ok(split[0] > 0 && split[1] > 0, `chunks by worker: ${split.join(", ")}`);
+      await two.fluentd.kill("SIGKILL");
 
-      const second = await startAggregator("crash-2", renderDir, bufferDir);
+      const handed = handOn(renderDir, 1);
+      assert.match(handed, /files of worker 1 handed to worker 0 \(1 worker\(s\) now\)/);
+      assert.equal(inWorker(0) + inWorker(1), 0, "chunks left in a worker's folder");
+      const one = await startAggregator("change-1", renderDir, bufferDir);
+      let back: string[] = [];
       try {
         await es.start(esPort);
-        await waitFor(() => delivered(es, "crash").distinct === N, 90_000, `all ${N} acknowledged records`);
-        // Let any late retry of an already delivered chunk show up as a duplicate.
-        await new Promise((r) => setTimeout(r, 3000));
-        const d = delivered(es, "crash");
-        console.log(
-          `      crash: sent ${N}, acknowledged ${sent.acked}, delivered ${d.distinct}, duplicates ${d.duplicates}, lost ${sent.acked - d.distinct}`,
+        await waitFor(
+          () => runs.every((run) => delivered(es, run).distinct === 250),
+          120_000,
+          `all ${runs.length * 250} records acknowledged by 2 workers, delivered by 1`,
         );
-        assert.equal(d.distinct, sent.acked);
+        // And back to 2 workers: what one process left is resumed by worker 0.
+        await es.stop();
+        back = ["change-back-0", "change-back-1"];
+        const sent = await Promise.all(
+          back.map((run) => sendRecords(client(one), records("edge-a", 250, run))),
+        );
+        assert.ok(sent.every((r) => r.acked === 250));
+        await waitFor(() => chunkFiles(dirs[0]).length > 0, 10_000, "chunk files of one process");
       } finally {
-        await second.fluentd.kill();
+        await one.fluentd.kill("SIGKILL");
+      }
+      handOn(workersRenderDir, 2);
+      const twoAgain = await startAggregator("change-2-again", workersRenderDir, bufferDir);
+      try {
+        await es.start(esPort);
+        await waitFor(
+          () => back.every((run) => delivered(es, run).distinct === 250),
+          120_000,
+          "500 records of one process, delivered by 2 workers",
+        );
+        await new Promise((r) => setTimeout(r, 3000));
+        const all = [...runs, ...back].map((run) => delivered(es, run));
+        const total = all.reduce((n, d) => n + d.distinct, 0);
+        const duplicates = all.reduce((n, d) => n + d.duplicates, 0);
+        console.log(
+          `      workers 2 -> 1 -> 2: sent ${(runs.length + back.length) * 250}, delivered ${total}, duplicates ${duplicates}, lost ${(runs.length + back.length) * 250 - total}; chunks by worker before the change ${split.join(" and ")}`,
+        );
+        assert.equal(total, (runs.length + back.length) * 250);
+        assert.equal(duplicates, 0);
+      } finally {
+        await twoAgain.fluentd.kill();
       }
     });
   });

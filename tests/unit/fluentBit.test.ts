@@ -138,6 +138,12 @@ describe("Fluent Bit configuration renderer", () => {
     assert.equal(setting(conf, "OUTPUT", "net.io_timeout"), "60s");
   });
 
+  it("replaces a kept-alive connection after 100 flushes, so agents spread over the aggregator's replicas", () => {
+    // Fluent Bit's default (2000) keeps an agent on one replica for a long time.
+    assert.equal(setting(conf, "OUTPUT", "net.keepalive_max_recycle"), "100");
+    assert.equal(setting(conf, "OUTPUT", "Alias"), "to_aggregator");
+  });
+
   it("retries a chunk at least every 30 s", () => {
     // The default retry cap (2000 s) leaves a backlog waiting up to half an hour after the aggregator is back.
     assert.equal(setting(conf, "SERVICE", "scheduler.cap"), "30");

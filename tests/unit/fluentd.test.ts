@@ -165,7 +165,9 @@ describe("Fluentd aggregator release", () => {
 
   it("names a line read from a rotated file after the container's log, before its id is derived", () => {
     const text = conf();
-    const rewrite = text.indexOf(`log_file "\${record['log_file'].is_a?(String) ? record['log_file'].sub(`);
+    const rewrite = text.indexOf(
+      `key log_file\n      expression ${ROTATION_SUFFIX_RUBY}\n      replace .log\n`,
+    );
     assert.ok(rewrite > 0 && rewrite < text.indexOf("@type elasticsearch_genid"), "no rewrite before the id");
     // The same pattern, read as JavaScript: the kubelet's rotation suffix goes, nothing else does.
     const suffix = new RegExp(ROTATION_SUFFIX_RUBY.slice(1, -1));
@@ -208,9 +210,12 @@ describe("Fluentd aggregator release", () => {
   });
 
   it("routes only registered cluster names to data streams", () => {
-    assert.match(
-      conf(),
-      /%w\[hub prod-eu prod-us\]\.include\?\(record\['cluster'\]\) \? record\['cluster'\] : 'unregistered'/,
+    // The whole value, start to end of string (\A, \z): Ruby's ^ and $ would match at a line break.
+    assert.ok(
+      conf().includes(
+        "cluster \"${record['cluster'].is_a?(String) && record['cluster'].match?(/\\\\A(?:hub|prod-eu|prod-us)\\\\z/) ? record['cluster'] : 'unregistered'}\"",
+      ),
+      "no filter keeps registered names and sends the rest to unregistered",
     );
   });
 
@@ -296,6 +301,78 @@ describe("Fluentd aggregator: registering and revoking clusters", () => {
   });
 });
 
+describe("Fluentd aggregator: workers", () => {
+  interface WorkerValues {
+    podAnnotations: Record<string, string>;
+    initContainers: {
+      name: string;
+      image: string;
+      command: string[];
+      volumeMounts: { name: string; mountPath: string }[];
+    }[];
+  }
+  const mainFiles = () =>
+    find("kubernetes:core/v1:ConfigMap", "efk-fluentd-main-config").inputs.data as Record<string, string>;
+
+  it("runs one worker per CPU the pod requests, rounded up, when fluentdWorkers is 0", async () => {
+    for (const [cpu, workers] of [
+      ["500m", 1],
+      ["1", 1],
+      ["1500m", 2],
+      ["4", 4],
+    ] as const) {
+      await runProgram({ ...CENTRAL_CONFIG, fluentdCpu: cpu });
+      const system = /<system>\n\s+workers (\d+)\n/.exec(mainFiles()["fluent.conf"]);
+      assert.equal(system ? Number(system[1]) : 1, workers, `fluentdCpu ${cpu}`);
+    }
+  });
+
+  it("with fluentdWorkers 3: three processes sharing the buffer limit, and an init container that hands on gone workers' chunks", async () => {
+    await runProgram({ ...CENTRAL_CONFIG, fluentdWorkers: "3", fluentdStorageSize: "10Gi" });
+    assert.match(mainFiles()["fluent.conf"], /<system>\n\s+workers 3\n<\/system>/);
+    // Each worker buffers on its own: a third of the pod's limit each.
+    assert.match(conf(), new RegExp(`total_limit_size ${Math.floor(Math.floor(10 * 2 ** 30 * 0.8) / 3)}\\n`));
+    const v = fluentdValues() as unknown as WorkerValues;
+    const init = v.initContainers.find((c) => c.name === "buffer-workers");
+    assert.ok(init, "no init container");
+    assert.deepEqual(init.command, [
+      "sh",
+      "/etc/fluent/buffer-workers.sh",
+      "3",
+      "/var/log/fluent/buffer/elasticsearch",
+      "/var/log/fluent/buffer/dead-letter",
+    ]);
+    assert.equal(
+      init.image,
+      `fluent/fluentd-kubernetes-daemonset:${(v as unknown as FluentdValues).image.tag}`,
+    );
+    assert.deepEqual(
+      init.volumeMounts.map((m) => [m.name, m.mountPath]),
+      [
+        ["etcfluentd-main", "/etc/fluent"],
+        ["fluentd-buffer", "/var/log/fluent"],
+      ],
+    );
+    assert.ok(mainFiles()["buffer-workers.sh"].startsWith("#!/bin/sh"));
+  });
+
+  it("runs on jemalloc, which the image ships and leaves off", async () => {
+    await runProgram(CENTRAL_CONFIG);
+    const env = (fluentdValues() as unknown as { env: { name: string; value: string }[] }).env;
+    assert.deepEqual(env, [{ name: "LD_PRELOAD", value: "/usr/lib/libjemalloc.so.2" }]);
+  });
+
+  it("rolls the pods when the worker count changes: our fluent.conf's checksum is a pod annotation", async () => {
+    const checksum = async (workers: string) => {
+      await runProgram({ ...CENTRAL_CONFIG, fluentdWorkers: workers });
+      return (fluentdValues() as unknown as WorkerValues).podAnnotations["efk-pulumi/main-config-checksum"];
+    };
+    const [one, two] = [await checksum("1"), await checksum("2")];
+    assert.match(one, /^[0-9a-f]{64}$/);
+    assert.notEqual(one, two);
+  });
+});
+
 describe("Fluentd configuration renderer", () => {
   const base: FluentdConfInput = {
     forwardPort: 24224,
@@ -307,6 +384,7 @@ describe("Fluentd configuration renderer", () => {
     bufferDir: "/b",
     deadLetterDir: "/d",
     bufferLimitBytes: 1000,
+    workers: 1,
   };
 
   it("refuses to render an aggregator nobody may forward to", () => {

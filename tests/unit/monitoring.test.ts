@@ -62,7 +62,8 @@ describe("monitoring on the central stack: the default, annotations", () => {
     assert.deepEqual(prometheusAnnotations(podAnnotations("efk-fluentd-release")), {
       "prometheus.io/scrape": "true",
       "prometheus.io/port": "24231",
-      "prometheus.io/path": "/metrics",
+      // Every worker's series; /metrics is worker 0's alone.
+      "prometheus.io/path": "/aggregated_metrics",
     });
     assert.deepEqual(prometheusAnnotations(podAnnotations("efk-fluent-bit-release")), {
       "prometheus.io/scrape": "true",
@@ -158,7 +159,9 @@ describe("monitoring on the central stack: prometheus-operator", () => {
     };
     const fluentd = monitors.find((m) => (m.inputs.metadata as { name: string }).name === "efk-fluentd")!;
     assert.deepEqual(spec(fluentd).selector.matchLabels, external.selector);
-    assert.deepEqual(spec(fluentd).endpoints, [{ port: "metrics", path: "/metrics", interval: "30s" }]);
+    assert.deepEqual(spec(fluentd).endpoints, [
+      { port: "metrics", path: "/aggregated_metrics", interval: "30s" },
+    ]);
     const fluentBit = monitors.find(
       (m) => (m.inputs.metadata as { name: string }).name === "efk-fluent-bit",
     )!;

@@ -6,10 +6,9 @@
  * - `bundle exec fluentd ...` with `BUNDLE_GEMFILE` set. Bundler loads the fluentd executable into its own
  *   Ruby process (Kernel.load), so the spawned PID *is* Fluentd: there is no extra `bundle` layer.
  * - `--no-supervisor`: one process that reads the config, holds the buffers and handles signals itself
- *   (TERM/INT: graceful stop; USR1: flush buffers; USR2: reload config; CONT: sigdump). With the
- *   supervisor, the buffers live in a child worker, and SIGKILL to the supervisor would leave the worker
- *   running. Also, the supervisor configures every plugin once more before the worker does (for the
- *   Elasticsearch data-stream output that means one more round of template/ILM/data-stream requests).
+ *   (TERM/INT: graceful stop; USR1: flush buffers; USR2: reload config; CONT: sigdump). The supervisor
+ *   runs only for a configuration with several workers (`<system> workers N`), which needs it; its
+ *   workers are in its process group, so signals reach them too.
  * - Each Fluentd gets its own process group (`detached`) and signals go to the whole group, so anything it
  *   starts goes with it. `stopAll()` kills whatever is still running; a process `exit` hook does the same if
  *   the test run ends without it.
@@ -26,7 +25,7 @@ export type FluentdProcess = ManagedProcess;
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..", "..", "..");
 const GEMFILE = path.join(PROJECT_ROOT, "Gemfile");
-const READY_LINE = /fluentd worker is now running worker=0/;
+const READY_LINE = /fluentd worker is now running worker=\d+/;
 
 function fluentdEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...process.env, BUNDLE_GEMFILE: GEMFILE, ...env };
@@ -88,13 +87,13 @@ export async function startFluentd(
   confPath: string,
   opts: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<FluentdProcess> {
-  const f = await spawnManaged("bundle", ["exec", "fluentd", "-c", confPath, "--no-supervisor"], {
-    cwd: PROJECT_ROOT,
-    env: fluentdEnv(opts.env),
-  });
+  const workers = configuredWorkers(confPath);
+  const args = ["exec", "fluentd", "-c", confPath, ...(workers > 1 ? [] : ["--no-supervisor"])];
+  const f = await spawnManaged("bundle", args, { cwd: PROJECT_ROOT, env: fluentdEnv(opts.env) });
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
-  while (!READY_LINE.test(f.log())) {
+  // Each worker says it is running.
+  while ((f.log().match(new RegExp(READY_LINE.source, "g")) ?? []).length < workers) {
     if (!f.running()) {
       throw new Error(`fluentd (${confPath}) exited before it was running:\n${f.log()}`);
     }
@@ -105,6 +104,12 @@ export async function startFluentd(
     await sleep(50);
   }
   return f;
+}
+
+/** The worker count of a configuration (`<system> workers N` in the file itself), 1 without one. */
+export function configuredWorkers(confPath: string): number {
+  const m = /<system>[^<]*?\bworkers\s+(\d+)/.exec(fs.readFileSync(confPath, "utf8"));
+  return m ? Number(m[1]) : 1;
 }
 
 /** Polls `cond` every 100 ms until it returns true; rejects after `timeoutMs` naming `what`. */

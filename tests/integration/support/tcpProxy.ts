@@ -67,3 +67,46 @@ export class FreezingProxy {
     return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }
 }
+
+/**
+ * A TCP proxy on 127.0.0.1 that sends each new connection to the next of several aggregators, as a
+ * Service does with new connections: what spreads agents over replicas is how often they reconnect.
+ */
+export class RoundRobinProxy {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  /** Connections accepted so far. */
+  connections = 0;
+
+  start(targetPorts: number[]): Promise<number> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(targetPorts[this.connections++ % targetPorts.length], "127.0.0.1");
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on("close", () => this.sockets.delete(s));
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      for (const s of [client, upstream]) {
+        s.on("error", end);
+        s.on("close", end);
+      }
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
+    });
+  }
+
+  stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    const server = this.server;
+    this.server = undefined;
+    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+}
