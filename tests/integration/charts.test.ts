@@ -301,11 +301,21 @@ describe("the Fluent charts rendered by the real helm", function () {
       false,
       "the chart still renders its own fluent.conf",
     );
-    const ours = fs.readFileSync(path.join(renderDir, "fluentd", "fluent.conf"), "utf8");
+    const file = (name: string) => fs.readFileSync(path.join(renderDir, "fluentd", name), "utf8");
+    const ours = { "fluent.conf": file("fluent.conf"), "buffer-workers.sh": file("buffer-workers.sh") };
     const annotations = sts.spec!.template!.metadata?.annotations ?? {};
     assert.equal(
       annotations["efk-pulumi/main-config-checksum"],
-      createHash("sha256").update(ours).digest("hex"),
+      createHash("sha256").update(JSON.stringify(ours)).digest("hex"),
+    );
+    // The init container that hands on gone workers' chunks mounts the chart's own buffer claim.
+    const init = sts.spec!.template!.spec.initContainers?.find((c) => c.name === "buffer-workers");
+    const claims = (sts.spec as { volumeClaimTemplates?: { metadata: { name: string } }[] })
+      .volumeClaimTemplates;
+    assert.ok(init, "no buffer-workers init container");
+    assert.deepEqual(
+      init.volumeMounts?.map((m) => m.name),
+      ["etcfluentd-main", claims?.[0].metadata.name],
     );
     assert.equal(annotations["prometheus.io/port"], "24231");
   });
