@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, RELEASES, type FluentdServiceType } from "../lib/names";
@@ -105,7 +106,10 @@ export class Fluentd extends pulumi.ComponentResource {
         repo: args.chartRepo,
         releaseName: RELEASES.fluentd,
         namespace: args.namespaceRef,
-        values: fluentdValues(args),
+        // Certificates are public: their digest keeps the values readable in a preview.
+        values: pulumi
+          .all([args.cert.certPem, args.caCertPem])
+          .apply((pems) => fluentdValues(args, createHash("sha256").update(pems.join("\n")).digest("hex"))),
         timeoutSeconds: args.timeoutSeconds,
       },
       { parent: this, dependsOn: [...args.after, envSecret, tlsSecret, mainConfig] },

@@ -95,7 +95,7 @@ export function fluentdMainFiles(v: Pick<FluentdValuesInput, "workers">): Record
 export const FLUENTD_CHART = { chart: "fluentd", version: "0.6.0" } as const;
 
 /** Values for the fluent/fluentd 0.6.0 chart, as an aggregator: StatefulSet, buffer volume, no host mounts. */
-export function fluentdValues(v: FluentdValuesInput): Record<string, unknown> {
+export function fluentdValues(v: FluentdValuesInput, tlsChecksum = ""): Record<string, unknown> {
   return {
     fullnameOverride: FLUENTD_FULLNAME,
     kind: "StatefulSet",
@@ -131,6 +131,8 @@ export function fluentdValues(v: FluentdValuesInput): Record<string, unknown> {
       "efk-pulumi/main-config-checksum": createHash("sha256")
         .update(JSON.stringify(fluentdMainFiles(v)))
         .digest("hex"),
+      // Fluentd reads its certificate and CA at start only: a renewed one must restart it.
+      ...(tlsChecksum ? { "efk-pulumi/tls-checksum": tlsChecksum } : {}),
       ...scrapeAnnotations(v.metrics, SCRAPE.fluentd),
     },
     // Before Fluentd: the chunks of workers that no longer exist go to worker 0, so changing the worker

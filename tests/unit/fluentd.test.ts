@@ -1,5 +1,6 @@
 import "../mocks";
 import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { byType, find, type Recorded, valueOf } from "../mocks";
 import { CENTRAL_CONFIG, runProgram } from "../harness";
@@ -354,6 +355,20 @@ describe("Fluentd aggregator: workers", () => {
       ],
     );
     assert.ok(mainFiles()["buffer-workers.sh"].startsWith("#!/bin/sh"));
+  });
+
+  it("restarts the aggregator when its certificate or CA is renewed: their digest is a pod annotation", async () => {
+    await runProgram(CENTRAL_CONFIG);
+    const pem = (name: string) =>
+      String(find("tls:index/locallySignedCert:LocallySignedCert", name).outputs.certPem);
+    const ca = String(find("tls:index/selfSignedCert:SelfSignedCert", "efk-pki-ca").outputs.certPem);
+    const annotations = (fluentdValues() as unknown as WorkerValues).podAnnotations;
+    assert.equal(
+      annotations["efk-pulumi/tls-checksum"],
+      createHash("sha256")
+        .update(`${pem("efk-pki-fluentd-cert")}\n${ca}`)
+        .digest("hex"),
+    );
   });
 
   it("runs on jemalloc, which the image ships and leaves off", async () => {
