@@ -315,7 +315,9 @@ describe("Fluentd aggregator: workers", () => {
   const mainFiles = () =>
     find("kubernetes:core/v1:ConfigMap", "efk-fluentd-main-config").inputs.data as Record<string, string>;
 
-  it("runs one worker per CPU the pod requests, rounded up, when fluentdWorkers is 0", async () => {
+  it("runs one worker per CPU the pod requests, rounded up, when fluentdWorkers is 0", async function () {
+    // Four runs of the program: more than mocha's default 2 s on a loaded machine.
+    this.timeout(20_000);
     for (const [cpu, workers] of [
       ["500m", 1],
       ["1", 1],
