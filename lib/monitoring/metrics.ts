@@ -20,21 +20,16 @@ export const EFK_METRICS = {
 export const FLUENTD_OUTPUT_METRICS = {
   /** 0 to 100: the share of `total_limit_size` still free. */
   availableSpace: "fluentd_output_status_buffer_available_space_ratio",
-  totalBytes: "fluentd_output_status_buffer_total_bytes",
   /** Errors since start (a gauge that only grows): each failed flush, retries included. */
   errors: "fluentd_output_status_num_errors",
-  emitRecords: "fluentd_output_status_emit_records",
 } as const;
 
 /** Fluent Bit 5.1, `/api/v2/metrics/prometheus` (label `name`: the output's alias). */
 export const FLUENT_BIT_METRICS = {
   retries: "fluentbit_output_retries_total",
   dropped: "fluentbit_output_dropped_records_total",
-  errors: "fluentbit_output_errors_total",
   /** 0 to 100: the share of `storage.total_limit_size` still free (updated when a flush ends). */
   availableCapacity: "fluentbit_output_chunk_available_capacity_percent",
-  recordsIn: "fluentbit_input_records_total",
-  recordsOut: "fluentbit_output_proc_records_total",
 } as const;
 
 /** The Elasticsearch exporter 1.11 (prometheus-community/elasticsearch_exporter). */
@@ -46,16 +41,13 @@ export const ES_EXPORTER_METRICS = {
   diskSize: "elasticsearch_filesystem_data_size_bytes",
   /** Documents per index (`--es.indices`), primaries only. */
   indexDocs: "elasticsearch_indices_docs_primary",
-  /** 1 while the exporter reaches Elasticsearch. */
-  up: "elasticsearch_clusterinfo_up",
 } as const;
 
-/** kube-state-metrics, and Prometheus' own `up`. */
+/** kube-state-metrics. */
 export const KUBE_METRICS = {
   podReady: "kube_pod_status_ready",
   statefulSetReplicas: "kube_statefulset_replicas",
   statefulSetReady: "kube_statefulset_status_replicas_ready",
-  up: "up",
 } as const;
 
 /** Paths and ports Prometheus scrapes. */
