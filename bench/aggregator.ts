@@ -27,9 +27,12 @@ import {
   waitFor,
 } from "../tests/integration/support/fluentd";
 import { aggregatorTlsDir, relocateAggregator, renderStackFile } from "../tests/integration/support/rendered";
-import { sendRecords, tailRecord } from "../tests/integration/support/sender";
+import { tailRecord } from "../tests/integration/support/sender";
+import { encodeChunk, sendChunks, type Chunk, type ForwardTarget } from "./forwardClient";
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
+/** Records per forward message: Fluent Bit sends a chunk of up to about 2 MB in one. */
+const CHUNK_RECORDS = Number(process.env.BENCH_CHUNK_RECORDS ?? 2000);
 const SERVER_NAME = "logs.efk.bench";
 const SECRETS = {
   FLUENT_SHARED_KEY: "bench-shared-key",
@@ -116,22 +119,32 @@ function commonRecipe(confDir: string): void {
 }
 
 /**
- * The record filter as it was before: record_transformer evaluating Ruby for each record, with the same
- * result. The same run measures both, so the difference is what record_modifier saves.
+ * The filters as they were before: record_transformer evaluating Ruby for each record, and
+ * fluent-plugin-prometheus's filter labelling each record for the accepted-records counter, with the same
+ * results. The same run measures both, so the difference is what record_modifier and efk_count save.
  */
-function recordTransformer(confDir: string): void {
+function filtersBefore(confDir: string): void {
   const outputs = path.join(confDir, "config.d", "04_outputs.conf");
   const out = fs.readFileSync(outputs, "utf8");
-  const before = out.replace(
-    /<filter \*\*>\n(\s+)@type record_modifier\n[\s\S]*?<\/filter>/,
-    (_m, indent: string) =>
-      `<filter **>\n${indent}@type record_transformer\n${indent}enable_ruby true\n${indent}<record>\n` +
-      `${indent}  cluster "\${%w[hub edge-a].include?(record['cluster']) ? record['cluster'] : 'unregistered'}"\n` +
-      `${indent}  log_file "\${record['log_file'].is_a?(String) ? record['log_file'].sub(/[.]log[.][0-9]{8}-[0-9]{6}$/, '.log') : record['log_file']}"\n` +
-      `${indent}</record>\n${indent.slice(2)}</filter>`,
-  );
-  if (before === out) {
-    throw new Error(`${outputs}: no record_modifier filter to replace`);
+  const before = out
+    .replace(
+      /<filter \*\*>\n(\s+)@type record_modifier\n[\s\S]*?<\/filter>/,
+      (_m, indent: string) =>
+        `<filter **>\n${indent}@type record_transformer\n${indent}enable_ruby true\n${indent}<record>\n` +
+        `${indent}  cluster "\${%w[hub edge-a].include?(record['cluster']) ? record['cluster'] : 'unregistered'}"\n` +
+        `${indent}  log_file "\${record['log_file'].is_a?(String) ? record['log_file'].sub(/[.]log[.][0-9]{8}-[0-9]{6}$/, '.log') : record['log_file']}"\n` +
+        `${indent}</record>\n${indent.slice(2)}</filter>`,
+    )
+    .replace(
+      /<filter \*\*>\n(\s+)@type efk_count\n\s+metric_name (\S+)\n[\s\S]*?<\/filter>/,
+      (_m, indent: string, name: string) =>
+        `<filter **>\n${indent}@type prometheus\n${indent}<metric>\n${indent}  name ${name}\n` +
+        `${indent}  type counter\n${indent}  desc "Records accepted from forwarders, by cluster."\n` +
+        `${indent}  <labels>\n${indent}    cluster $.cluster\n${indent}  </labels>\n${indent}</metric>\n` +
+        `${indent.slice(2)}</filter>`,
+    );
+  if (!before.includes("@type record_transformer") || !before.includes("@type prometheus\n")) {
+    throw new Error(`${outputs}: no record_modifier or efk_count filter to replace`);
   }
   fs.writeFileSync(outputs, before);
 }
@@ -144,8 +157,8 @@ interface Variant {
   /** TLS, shared key, user auth, acknowledgements, file buffer: as rendered. */
   secured: boolean;
   jemalloc: boolean;
-  /** The record filter as it was before (record_transformer with Ruby). */
-  transformer?: boolean;
+  /** The filters as they were before (record_transformer with Ruby, the prometheus filter). */
+  filtersBefore?: boolean;
 }
 
 /** Connections records arrive on, as from several nodes' agents. */
@@ -193,12 +206,12 @@ async function main(): Promise<void> {
       jemalloc: false,
     },
     {
-      name: "rendered, 1 process, jemalloc, record_transformer (before)",
-      run: "w1-transformer",
+      name: "rendered, 1 process, jemalloc, filters as before (record_transformer, prometheus)",
+      run: "w1-before",
       workers: 1,
       secured: true,
       jemalloc: true,
-      transformer: true,
+      filtersBefore: true,
     },
     {
       name: "common recipe (plain, no ack, memory buffer, 1 process, glibc)",
@@ -208,9 +221,16 @@ async function main(): Promise<void> {
       jemalloc: false,
     },
   ];
+  const only = process.env.BENCH_VARIANTS?.split(",").map((r) => r.trim());
+  const chosen = only ? variants.filter((v) => only.includes(v.run)) : variants;
+  if (chosen.length === 0) {
+    throw new Error(
+      `BENCH_VARIANTS=${process.env.BENCH_VARIANTS}: none of ${variants.map((v) => v.run).join(", ")}`,
+    );
+  }
   const results: Result[] = [];
   try {
-    for (const v of variants) {
+    for (const v of chosen) {
       if (v.jemalloc && !JEMALLOC) {
         throw new Error(
           "no libjemalloc.so.2 here: apt-get install libjemalloc2, as the pod preloads jemalloc",
@@ -230,48 +250,49 @@ async function main(): Promise<void> {
       if (!v.secured) {
         commonRecipe(path.dirname(conf));
       }
-      if (v.transformer) {
-        recordTransformer(path.dirname(conf));
+      if (v.filtersBefore) {
+        filtersBefore(path.dirname(conf));
       }
       const fluentd = await startFluentd(conf, {
         env: { ...SECRETS, ...(v.jemalloc ? { LD_PRELOAD: JEMALLOC as string } : {}) },
       });
-      const records = Array.from({ length: N }, (_, i) => record(i, v.run));
+      // As several nodes' agents do: one connection each (a connection stays with one worker), chunks
+      // encoded before the clock starts, as Fluent Bit sends its chunk files.
+      const now = Date.now();
+      const slices = Array.from({ length: CONNECTIONS }, (_, k) => {
+        const chunks: Chunk[] = [];
+        for (let i = k * CHUNK_RECORDS; i < N; i += CONNECTIONS * CHUNK_RECORDS) {
+          const ids = Array.from({ length: Math.min(CHUNK_RECORDS, N - i) }, (_r, j) => i + j);
+          chunks.push(
+            encodeChunk(
+              ids.map((id) => record(id, v.run)),
+              now,
+            ),
+          );
+        }
+        return chunks;
+      });
+      const target: ForwardTarget = v.secured
+        ? {
+            port,
+            secured: {
+              ca: pki.caCert,
+              serverName: SERVER_NAME,
+              sharedKey: SECRETS.FLUENT_SHARED_KEY,
+              username: "edge-a",
+              password: SECRETS.FLUENT_PASSWORD_EDGE_A,
+              clientHostname: "edge-a-fluent-bit",
+            },
+          }
+        : { port };
       const cpu0 = cpuSeconds(fluentd.pid);
       const own0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
-      // As several nodes' agents do: one connection each (a connection stays with one worker).
-      const slices = Array.from({ length: CONNECTIONS }, (_, k) =>
-        records.filter((_r, i) => i % CONNECTIONS === k),
-      );
-      const sent = await Promise.all(
-        slices.map((slice) =>
-          sendRecords(
-            v.secured
-              ? {
-                  port,
-                  ca: pki.caCert,
-                  serverName: SERVER_NAME,
-                  sharedKey: SECRETS.FLUENT_SHARED_KEY,
-                  username: "edge-a",
-                  password: SECRETS.FLUENT_PASSWORD_EDGE_A,
-                }
-              : { port, plain: true },
-            slice,
-            600_000,
-            true,
-          ),
-        ),
-      );
+      const sent = await Promise.all(slices.map((chunks) => sendChunks(target, "kube.bench", chunks)));
       const accepted = Number(process.hrtime.bigint() - t0) / 1e9;
-      const acked = sent.reduce((n, r) => n + r.acked, 0);
+      const acked = sent.reduce((n, r) => n + r, 0);
       if (acked !== N) {
-        throw new Error(
-          `${v.name}: ${acked} of ${N} accepted: ${sent
-            .flatMap((r) => r.errors)
-            .slice(0, 3)
-            .join("; ")}`,
-        );
+        throw new Error(`${v.name}: ${acked} of ${N} accepted`);
       }
       await waitFor(
         () => es.docs("efk-logs-edge-a").filter((d) => d.run === v.run).length >= N,

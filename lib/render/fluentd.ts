@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { EFK_METRICS } from "../monitoring/metrics";
 import { ID_SEED_FIELDS, RECORD_FIELDS, UNREGISTERED_CLUSTER } from "../records";
 import { directive, fromEnv, renderDirectives, type Directive } from "./directive";
@@ -220,9 +222,11 @@ function deadLetter(c: FluentdConfInput): Directive {
     "@ERROR",
     [],
     [
-      counter(EFK_METRICS.deadLetters, "Records Elasticsearch refused for good, kept in the dead-letter file.", {
-        cluster: "$.cluster",
-      }),
+      counter(
+        EFK_METRICS.deadLetters,
+        "Records Elasticsearch refused for good, kept in the dead-letter file.",
+        "cluster",
+      ),
       directive(
         "match",
         "**",
@@ -286,11 +290,20 @@ for dir in "$@"; do
 done
 `;
 
-/** A fluent-plugin-prometheus counter of the records passing through, labelled from record fields. */
-function counter(name: string, desc: string, labels: Record<string, string>, match = "**"): Directive {
-  return directive("filter", match, { "@type": "prometheus" }, [
-    directive("metric", undefined, { name, type: "counter", desc }, [directive("labels", undefined, labels)]),
-  ]);
+/**
+ * Our Fluentd plugin: the `efk_count` filter, a Prometheus counter of the records passing through by one
+ * record field, counted once per event stream. The prometheus filter it replaces copied every record to
+ * label it. It is mounted into the image's plugin directory, which the image's entrypoint loads (`-p`).
+ */
+export const FLUENTD_PLUGIN = {
+  file: "filter_efk_count.rb",
+  dir: "/fluentd/plugins",
+  source: fs.readFileSync(path.join(__dirname, "plugins", "filter_efk_count.rb"), "utf8"),
+} as const;
+
+/** A counter of the records passing through, labelled by the record field `key` (see FLUENTD_PLUGIN). */
+function counter(name: string, desc: string, key: string, match = "**"): Directive {
+  return directive("filter", match, { "@type": "efk_count", metric_name: name, desc, key });
 }
 
 /** The chart's `fileConfigs`: files it mounts in /etc/fluent/config.d and includes from fluent.conf. */
@@ -318,7 +331,7 @@ export function renderFluentdConfig(c: FluentdConfInput): Record<string, string>
     [
       clusterFilter(c.clusters),
       // After the cluster filter: the label takes registered names and `unregistered` only.
-      counter(EFK_METRICS.recordsIn, "Records accepted from forwarders, by cluster.", { cluster: "$.cluster" }),
+      counter(EFK_METRICS.recordsIn, "Records accepted from forwarders, by cluster.", "cluster"),
       idFilter(),
       elasticsearchOutput(c),
     ],
@@ -375,7 +388,7 @@ export function fluentdMainConf(workers: number): string {
         directive("filter", "fluent.warn", { "@type": "record_transformer", enable_ruby: true }, [
           directive("record", undefined, { reason: `\${m = record['message'].to_s; ${reason}}` }),
         ]),
-        counter(EFK_METRICS.refusals, "Forward connections refused, by reason.", { reason: "$.reason" }, "fluent.warn"),
+        counter(EFK_METRICS.refusals, "Forward connections refused, by reason.", "reason", "fluent.warn"),
         directive("match", "**", { "@type": "null", "@id": "ignore_fluent_logs" }),
       ],
       "Fluentd's own log events: count refused forward connections, then drop them (they are on stdout).",

@@ -5,6 +5,7 @@ import { scrapeAnnotations } from "../monitoring/scrape";
 import { quantityBytes } from "../quantity";
 import {
   BUFFER_WORKERS_SCRIPT,
+  FLUENTD_PLUGIN,
   FLUENTD_PATHS,
   bufferDirs,
   fluentdMainConf,
@@ -86,9 +87,16 @@ export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string
 const MAIN_CONFIG_DIR = "/etc/fluent";
 const BUFFER_WORKERS_FILE = "buffer-workers.sh";
 
-/** The program's main ConfigMap: our fluent.conf, and the script that hands a gone worker's chunks on. */
+/**
+ * The program's main ConfigMap: our fluent.conf, the script that hands a gone worker's chunks on, and our
+ * counter plugin.
+ */
 export function fluentdMainFiles(v: Pick<FluentdValuesInput, "workers">): Record<string, string> {
-  return { "fluent.conf": fluentdMainConf(v.workers), [BUFFER_WORKERS_FILE]: BUFFER_WORKERS_SCRIPT };
+  return {
+    "fluent.conf": fluentdMainConf(v.workers),
+    [BUFFER_WORKERS_FILE]: BUFFER_WORKERS_SCRIPT,
+    [FLUENTD_PLUGIN.file]: FLUENTD_PLUGIN.source,
+  };
 }
 
 /** The chart and the one version these values are written for (see `PinnedChart`). */
@@ -122,7 +130,16 @@ export function fluentdValues(v: FluentdValuesInput, tlsChecksum = ""): Record<s
     // hold on to freed memory; see the README's benchmark for the figures.
     env: [{ name: "LD_PRELOAD", value: JEMALLOC_IN_IMAGE }],
     volumes: [{ name: "tls", secret: { secretName: SECRETS.fluentdTls.name, defaultMode: 0o400 } }],
-    volumeMounts: [{ name: "tls", mountPath: FLUENTD_PATHS.tlsDir, readOnly: true }],
+    volumeMounts: [
+      { name: "tls", mountPath: FLUENTD_PATHS.tlsDir, readOnly: true },
+      // Our plugin, beside the image's own plugins (a file, not the directory).
+      {
+        name: "etcfluentd-main",
+        mountPath: `${FLUENTD_PLUGIN.dir}/${FLUENTD_PLUGIN.file}`,
+        subPath: FLUENTD_PLUGIN.file,
+        readOnly: true,
+      },
+    ],
     fileConfigs: fluentdFileConfigs(v),
     // Our fluent.conf (it counts refused forward connections, and sets the workers); the chart's checksum
     // covers only its own ConfigMaps, so a change to ours rolls the pods through this annotation.

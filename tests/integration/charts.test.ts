@@ -302,7 +302,11 @@ describe("the Fluent charts rendered by the real helm", function () {
       "the chart still renders its own fluent.conf",
     );
     const file = (name: string) => fs.readFileSync(path.join(renderDir, "fluentd", name), "utf8");
-    const ours = { "fluent.conf": file("fluent.conf"), "buffer-workers.sh": file("buffer-workers.sh") };
+    const ours = {
+      "fluent.conf": file("fluent.conf"),
+      "buffer-workers.sh": file("buffer-workers.sh"),
+      "filter_efk_count.rb": file("filter_efk_count.rb"),
+    };
     const annotations = sts.spec!.template!.metadata?.annotations ?? {};
     assert.equal(
       annotations["efk-pulumi/main-config-checksum"],
@@ -318,6 +322,19 @@ describe("the Fluent charts rendered by the real helm", function () {
       ["etcfluentd-main", claims?.[0].metadata.name],
     );
     assert.equal(annotations["prometheus.io/port"], "24231");
+    // Our counter plugin, as a file in the image's plugin directory (which its entrypoint loads with -p).
+    const fluentd = sts.spec!.template!.spec.containers.find((c) => c.name === "fluentd");
+    assert.deepEqual(
+      fluentd?.volumeMounts?.filter((m) => m.mountPath.startsWith("/fluentd/plugins")),
+      [
+        {
+          name: "etcfluentd-main",
+          mountPath: "/fluentd/plugins/filter_efk_count.rb",
+          subPath: "filter_efk_count.rb",
+          readOnly: true,
+        },
+      ],
+    );
   });
 
   it("gives a ServiceMonitor exactly one Service to scrape, on the metrics port, for the aggregator and the agents", () => {

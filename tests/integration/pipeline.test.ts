@@ -572,6 +572,19 @@ describe("the rendered aggregator on the real Fluentd", function () {
           .filter((x) => x.name === EFK_METRICS.recordsIn && x.labels.cluster === "edge-a")
           .map((x) => `worker ${x.labels.worker_id}: ${x.value}`);
         console.log(`      2 workers: 1200 records from 6 connections, accepted by ${byWorker.join(", ")}`);
+        // Each worker's series keeps its own labels: two samples with one label set are invalid exposition.
+        const series = samples.map((x) => `${x.name}${JSON.stringify(Object.entries(x.labels).sort())}`);
+        assert.deepEqual(
+          series.filter((k, i) => series.indexOf(k) !== i),
+          [],
+          "series exposed twice by /aggregated_metrics",
+        );
+        assert.ok(
+          samples
+            .filter((x) => x.name === EFK_METRICS.recordsIn)
+            .every((x) => x.labels.worker_id === "0" || x.labels.worker_id === "1"),
+          `${EFK_METRICS.recordsIn} without a worker_id: ${byWorker.join(", ")}`,
+        );
         assert.equal(metricValue(samples, EFK_METRICS.recordsIn, { cluster: "edge-a" }), 1200);
         const before = await refusals(agg, "user_password");
         const refused = await sendRecords(

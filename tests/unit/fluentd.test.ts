@@ -359,6 +359,40 @@ describe("Fluentd aggregator: workers", () => {
     assert.ok(mainFiles()["buffer-workers.sh"].startsWith("#!/bin/sh"));
   });
 
+  it("loads our counter plugin into the image's plugin directory from the main ConfigMap, and rolls the pods when it changes", async () => {
+    await runProgram(CENTRAL_CONFIG);
+    const v = fluentdValues() as unknown as WorkerValues & {
+      volumeMounts: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
+    };
+    assert.deepEqual(
+      v.volumeMounts.find((m) => m.mountPath.startsWith("/fluentd/plugins")),
+      {
+        name: "etcfluentd-main",
+        mountPath: "/fluentd/plugins/filter_efk_count.rb",
+        subPath: "filter_efk_count.rb",
+        readOnly: true,
+      },
+    );
+    const files = mainFiles();
+    assert.match(files["filter_efk_count.rb"], /register_filter\('efk_count', self\)/);
+    // Every counter in the configuration is ours; none labels each record with the prometheus filter.
+    const text = `${conf()}\n${files["fluent.conf"]}`;
+    assert.equal((text.match(/@type efk_count\n/g) ?? []).length, 3);
+    assert.doesNotMatch(text, /@type prometheus\n\s+<metric>/);
+    assert.equal(
+      v.podAnnotations["efk-pulumi/main-config-checksum"],
+      createHash("sha256")
+        .update(
+          JSON.stringify({
+            "fluent.conf": files["fluent.conf"],
+            "buffer-workers.sh": files["buffer-workers.sh"],
+            "filter_efk_count.rb": files["filter_efk_count.rb"],
+          }),
+        )
+        .digest("hex"),
+    );
+  });
+
   it("restarts the aggregator when its certificate or CA is renewed: their digest is a pod annotation", async () => {
     await runProgram(CENTRAL_CONFIG);
     const pem = (name: string) =>

@@ -61,13 +61,17 @@ export function fluentdDryRun(
   const outFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fluentd-dry-run-")), "output.log");
   const fd = fs.openSync(outFile, "w");
   try {
-    const r = spawnSync("bundle", ["exec", "fluentd", "--dry-run", "-c", confPath], {
-      cwd: PROJECT_ROOT,
-      env: fluentdEnv(env),
-      stdio: ["ignore", fd, fd],
-      timeout: 60_000,
-      killSignal: "SIGKILL",
-    });
+    const r = spawnSync(
+      "bundle",
+      ["exec", "fluentd", "--dry-run", "-c", confPath, ...pluginDirArgs(confPath)],
+      {
+        cwd: PROJECT_ROOT,
+        env: fluentdEnv(env),
+        stdio: ["ignore", fd, fd],
+        timeout: 60_000,
+        killSignal: "SIGKILL",
+      },
+    );
     fs.closeSync(fd);
     let output = fs.readFileSync(outFile, "utf8");
     if (r.error) output += `\n[fluentdDryRun] ${r.error.message}`;
@@ -88,7 +92,14 @@ export async function startFluentd(
   opts: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<FluentdProcess> {
   const workers = configuredWorkers(confPath);
-  const args = ["exec", "fluentd", "-c", confPath, ...(workers > 1 ? [] : ["--no-supervisor"])];
+  const args = [
+    "exec",
+    "fluentd",
+    "-c",
+    confPath,
+    ...pluginDirArgs(confPath),
+    ...(workers > 1 ? [] : ["--no-supervisor"]),
+  ];
   const f = await spawnManaged("bundle", args, { cwd: PROJECT_ROOT, env: fluentdEnv(opts.env) });
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
@@ -104,6 +115,15 @@ export async function startFluentd(
     await sleep(50);
   }
   return f;
+}
+
+/**
+ * `-p <dir>` when `plugins/` is beside the configuration: the aggregator's image loads its plugin
+ * directory so, and relocateAggregator puts the rendered plugins there.
+ */
+function pluginDirArgs(confPath: string): string[] {
+  const dir = path.join(path.dirname(confPath), "plugins");
+  return fs.existsSync(dir) ? ["-p", dir] : [];
 }
 
 /** The worker count of a configuration (`<system> workers N` in the file itself), 1 without one. */

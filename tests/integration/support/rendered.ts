@@ -108,6 +108,15 @@ export function relocateAggregator(renderDir: string, dir: string, r: Relocation
   const src = path.join(renderDir, "fluentd");
   fs.mkdirSync(path.join(dir, "config.d"), { recursive: true });
   fs.copyFileSync(path.join(src, "fluent.conf"), path.join(dir, "fluent.conf"));
+  // Our plugins, into the directory startFluentd passes with -p (in the pod: /fluentd/plugins).
+  const plugins = fs.readdirSync(src).filter((f) => f.endsWith(".rb"));
+  if (plugins.length === 0) {
+    throw new Error(`${src}: no plugin (*.rb) in the rendered aggregator files`);
+  }
+  fs.mkdirSync(path.join(dir, "plugins"), { recursive: true });
+  for (const f of plugins) {
+    fs.copyFileSync(path.join(src, f), path.join(dir, "plugins", f));
+  }
   const rules: [string, string, string][] = [
     ["01_sources.conf", "/fluentd/tls/", `${r.tlsDir}/`],
     ["01_sources.conf", "bind 0.0.0.0\n", "bind 127.0.0.1\n"],
