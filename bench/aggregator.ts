@@ -4,24 +4,31 @@
  * Pushes records through the aggregator configuration `npm run render` writes (forward over TLS, shared
  * key, user auth, acknowledgements, file buffer, ids derived from each line's origin) into the
  * Elasticsearch stand-in, in one run:
- * - as rendered with 2 workers (the pod's CPU on this 2-core machine), with jemalloc as the pod runs it;
- * - as rendered with 1 process, with jemalloc, and with glibc's allocator (the image's default);
- * - with the record filter as it was (record_transformer with Ruby): what the record_modifier saves;
- * - the common recipe (plain forward, no auth, no acknowledgements, memory buffer, 1 process, glibc): the
- *   baseline.
- * It prints records per second end to end and accepted, Fluentd's CPU seconds per 100k records and its
- * peak RSS, all processes of a run counted (a supervisor and its workers). BENCH_RECORDS sets the number
- * of records per variant (default 200000).
+ * - as rendered with 2 workers (the pod's CPU on this 2-core machine), on jemalloc as the pod runs it;
+ * - as rendered with 1 process, on jemalloc, and on glibc's allocator (the image's default);
+ * - with the filters as they were (record_transformer with Ruby, the prometheus filter): what
+ *   record_modifier and efk_count save;
+ * - the common recipe (plain forward, no auth, no acknowledgements, memory buffer of 8 MB chunks, 4 flush
+ *   threads, 1 process, glibc): the baseline.
+ * Records arrive as from BENCH_CONNECTIONS agents (default 16), each connection opened BENCH_STAGGER_MS
+ * (50) after the one before, in PackedForward chunks of BENCH_CHUNK_RECORDS (1000) encoded beforehand (see
+ * forwardClient.ts). It prints records per second end to end and accepted, Fluentd's CPU seconds per 100k
+ * records, its peak RSS (all processes of a run: a supervisor and its workers) and the records each worker
+ * accepted. BENCH_RECORDS sets the records per variant (default 600000), BENCH_VARIANTS picks variants by
+ * their run name (w2, w1, w1-glibc, w1-before, plain).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
+import { parse } from "yaml";
+import { EFK_METRICS } from "../lib/monitoring/metrics";
 import { makeTestPki } from "../tests/integration/support/certs";
 import { EsStandin } from "../tests/integration/support/esStandin";
 import {
   assertBundleInstalled,
   freePort,
+  scrapeMetrics,
   startFluentd,
   stopAll,
   waitFor,
@@ -30,9 +37,9 @@ import { aggregatorTlsDir, relocateAggregator, renderStackFile } from "../tests/
 import { tailRecord } from "../tests/integration/support/sender";
 import { encodeChunk, sendChunks, type Chunk, type ForwardTarget } from "./forwardClient";
 
-const N = Number(process.env.BENCH_RECORDS ?? 200_000);
+const N = Number(process.env.BENCH_RECORDS ?? 600_000);
 /** Records per forward message: Fluent Bit sends a chunk of up to about 2 MB in one. */
-const CHUNK_RECORDS = Number(process.env.BENCH_CHUNK_RECORDS ?? 2000);
+const CHUNK_RECORDS = Number(process.env.BENCH_CHUNK_RECORDS ?? 1000);
 const SERVER_NAME = "logs.efk.bench";
 const SECRETS = {
   FLUENT_SHARED_KEY: "bench-shared-key",
@@ -80,6 +87,21 @@ const JEMALLOC = ["/usr/lib/libjemalloc.so.2", "/usr/lib/x86_64-linux-gnu/libjem
   fs.existsSync(f),
 );
 
+/**
+ * The allocator environment of the rendered pod (values/fluentd.yaml), with this machine's libjemalloc in
+ * place of the image's path.
+ */
+function jemallocEnv(renderDir: string): Record<string, string> {
+  const values = parse(fs.readFileSync(path.join(renderDir, "values", "fluentd.yaml"), "utf8")) as {
+    env: { name: string; value: string }[];
+  };
+  const env = Object.fromEntries(values.env.map((e) => [e.name, e.value]));
+  if (!env.LD_PRELOAD?.includes("jemalloc")) {
+    throw new Error(`the rendered aggregator does not preload jemalloc: ${JSON.stringify(values.env)}`);
+  }
+  return { ...env, LD_PRELOAD: JEMALLOC as string };
+}
+
 /** A record shaped like what Fluent Bit sends: a log line plus Kubernetes metadata. */
 function record(i: number, run: string): Record<string, unknown> {
   return {
@@ -101,7 +123,10 @@ function record(i: number, run: string): Record<string, unknown> {
   };
 }
 
-/** The common recipe, made from the same rendered file: no TLS, no auth, memory buffer. */
+/**
+ * The common recipe, made from the same rendered file: no TLS, no auth, a memory buffer of 8 MB chunks (its
+ * default) flushed by 4 threads (more than the plugin's default of 1), Fluentd's other flush defaults.
+ */
 function commonRecipe(confDir: string): void {
   const sources = path.join(confDir, "config.d", "01_sources.conf");
   let text = fs.readFileSync(sources, "utf8");
@@ -111,9 +136,16 @@ function commonRecipe(confDir: string): void {
   fs.writeFileSync(sources, text);
   const outputs = path.join(confDir, "config.d", "04_outputs.conf");
   const out = fs.readFileSync(outputs, "utf8");
-  const memory = out.replace(/(<buffer tag, cluster>\n\s+)@type file\n\s+path \S+\n/, "$1@type memory\n");
-  if (memory === out) {
-    throw new Error(`${outputs}: no file buffer for Elasticsearch to replace`);
+  const memory = out
+    .replace(/(<buffer tag, cluster>\n\s+)@type file\n\s+path \S+\n/, "$1@type memory\n")
+    .replace(/flush_thread_count \d+\n/, "flush_thread_count 4\n")
+    .replace(/chunk_limit_size \S+\n/, "chunk_limit_size 8MB\n")
+    .replace(/\n\s+flush_thread_burst_interval \S+\n/, "\n");
+  if (
+    !/@type memory\n[\s\S]*flush_thread_count 4\n[\s\S]*chunk_limit_size 8MB\n/.test(memory) ||
+    memory.includes("flush_thread_burst_interval")
+  ) {
+    throw new Error(`${outputs}: no file buffer, flush threads and chunk size for Elasticsearch to replace`);
   }
   fs.writeFileSync(outputs, memory);
 }
@@ -162,7 +194,8 @@ interface Variant {
 }
 
 /** Connections records arrive on, as from several nodes' agents. */
-const CONNECTIONS = 4;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const STAGGER_MS = Number(process.env.BENCH_STAGGER_MS ?? 50);
 
 interface Result {
   variant: string;
@@ -170,6 +203,8 @@ interface Result {
   own: number;
   seconds: number;
   acceptSeconds: number;
+  /** Records each worker accepted, most first. */
+  byWorker: number[];
   cpu: number;
   rss: number;
 }
@@ -236,15 +271,17 @@ async function main(): Promise<void> {
           "no libjemalloc.so.2 here: apt-get install libjemalloc2, as the pod preloads jemalloc",
         );
       }
+      es.dropDocuments();
       const dir = path.join(work, v.run);
       const tlsDir = aggregatorTlsDir(path.join(dir, "tls"), pki, `fluentd-${v.run}`, [SERVER_NAME]);
       const port = await freePort();
+      const metricsPort = await freePort();
       const conf = relocateAggregator(renders[v.workers], path.join(dir, "etc"), {
         tlsDir,
         bufferDir: path.join(dir, "buffer"),
         deadLetterDir: path.join(dir, "dead-letter"),
         forwardPort: port,
-        metricsPort: await freePort(),
+        metricsPort,
         esPort: es.listeningPort as number,
       });
       if (!v.secured) {
@@ -254,7 +291,7 @@ async function main(): Promise<void> {
         filtersBefore(path.dirname(conf));
       }
       const fluentd = await startFluentd(conf, {
-        env: { ...SECRETS, ...(v.jemalloc ? { LD_PRELOAD: JEMALLOC as string } : {}) },
+        env: { ...SECRETS, ...(v.jemalloc ? jemallocEnv(renders[v.workers]) : {}) },
       });
       // As several nodes' agents do: one connection each (a connection stays with one worker), chunks
       // encoded before the clock starts, as Fluent Bit sends its chunk files.
@@ -288,21 +325,29 @@ async function main(): Promise<void> {
       const cpu0 = cpuSeconds(fluentd.pid);
       const own0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
-      const sent = await Promise.all(slices.map((chunks) => sendChunks(target, "kube.bench", chunks)));
+      // Agents do not connect in the same millisecond: each connection opens STAGGER_MS after the one before.
+      const sent = await Promise.all(
+        slices.map(async (chunks, k) => {
+          await new Promise((resolve) => setTimeout(resolve, k * STAGGER_MS));
+          return sendChunks(target, "kube.bench", chunks);
+        }),
+      );
       const accepted = Number(process.hrtime.bigint() - t0) / 1e9;
       const acked = sent.reduce((n, r) => n + r, 0);
       if (acked !== N) {
         throw new Error(`${v.name}: ${acked} of ${N} accepted`);
       }
-      await waitFor(
-        () => es.docs("efk-logs-edge-a").filter((d) => d.run === v.run).length >= N,
-        600_000,
-        `${N} records`,
-      );
+      await waitFor(() => es.count("efk-logs-edge-a") >= N, 600_000, `${N} records`);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      // Which worker accepted what: a connection stays with the worker that accepted it.
+      const byWorker = (await scrapeMetrics(metricsPort, v.workers > 1 ? "/aggregated_metrics" : "/metrics"))
+        .filter((x) => x.name === EFK_METRICS.recordsIn)
+        .map((x) => x.value)
+        .sort((a, b) => b - a);
       results.push({
         variant: v.name,
         seconds,
+        byWorker,
         acceptSeconds: accepted,
         cpu: cpuSeconds(fluentd.pid) - cpu0,
         rss: peakRssMiB(fluentd.pid),
@@ -320,15 +365,15 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `records per variant: ${N} (~${JSON.stringify(record(0, "x")).length} bytes each) on ${CONNECTIONS} connections, flush_interval 5s, ${os.cpus().length} cores`,
+    `records per variant: ${N} (~${JSON.stringify(record(0, "x")).length} bytes each) on ${CONNECTIONS} connections opened ${STAGGER_MS} ms apart, ${CHUNK_RECORDS} records per chunk, flush_interval 5s, ${os.cpus().length} cores`,
   );
   console.log(
-    "| variant | records/s end to end | records/s accepted | CPU s per 100k | peak RSS MiB (all processes) | load generator CPU s per 100k |",
+    "| variant | records/s end to end | records/s accepted | CPU s per 100k | peak RSS MiB (all processes) | records by worker | load generator CPU s per 100k |",
   );
-  console.log("|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|");
   for (const r of results) {
     console.log(
-      `| ${r.variant} | ${Math.round(N / r.seconds)} | ${Math.round(N / r.acceptSeconds)} | ${((r.cpu / N) * 100_000).toFixed(2)} | ${r.rss.toFixed(0)} | ${((r.own / N) * 100_000).toFixed(2)} |`,
+      `| ${r.variant} | ${Math.round(N / r.seconds)} | ${Math.round(N / r.acceptSeconds)} | ${((r.cpu / N) * 100_000).toFixed(2)} | ${r.rss.toFixed(0)} | ${r.byWorker.join(" + ")} | ${((r.own / N) * 100_000).toFixed(2)} |`,
     );
   }
 }

@@ -128,6 +128,17 @@ export class EsStandin {
     return [...(this.docsByName.get(stream) ?? [])];
   }
 
+  /** How many documents a data stream / index name holds, without copying them. */
+  count(stream: string): number {
+    return this.docsByName.get(stream)?.length ?? 0;
+  }
+
+  /** Forgets every document and id, keeping streams, templates and users (the bench's runs, one by one). */
+  dropDocuments(): void {
+    this.docsByName.clear();
+    this.idsByName.clear();
+  }
+
   /** Names of data streams created with PUT and of every target that received documents, sorted. */
   streams(): string[] {
     return [...new Set([...this.dataStreams.keys(), ...this.docsByName.keys()])].sort();
@@ -141,7 +152,6 @@ export class EsStandin {
     this.bulkFailure = status;
   }
 
-  /** Count of `_bulk` requests received, including failed and unauthorized ones. */
   /** Answer the next `count` bulk items (in requests that otherwise succeed) with `status`, e.g. 429. */
   failItemsWith(status: number, count: number): void {
     this.itemFailure = { status, remaining: count };
@@ -152,6 +162,7 @@ export class EsStandin {
     this.rejectDoc = predicate;
   }
 
+  /** Count of `_bulk` requests received, including failed and unauthorized ones. */
   bulkRequests(): number {
     return this.bulkCount;
   }
