@@ -203,7 +203,15 @@ describe("Fluentd aggregator release", () => {
     assert.match(text, /overflow_action block/);
     assert.match(text, /retry_forever true/);
     assert.match(text, /flush_at_shutdown true/);
-    assert.match(text, /chunk_limit_size 8MB/);
+  });
+
+  it("sizes the Elasticsearch buffer for memory: 2 threads of 2 MB chunks, each chunk one bulk request, flushed back to back", () => {
+    const text = conf();
+    assert.match(text, /flush_thread_count 2\n/);
+    assert.match(text, /chunk_limit_size 2MB\n/);
+    assert.match(text, /flush_thread_burst_interval 0.1\n/);
+    // Splitting a chunk into several requests sends a request that fails mid-chunk to @ERROR, unretried.
+    assert.doesNotMatch(text, /bulk_message_request_threshold/);
   });
 
   it("reads every secret with ENV.fetch, so a missing one stops Fluentd instead of becoming empty", () => {
@@ -407,10 +415,13 @@ describe("Fluentd aggregator: workers", () => {
     );
   });
 
-  it("runs on jemalloc, which the image ships and leaves off", async () => {
+  it("runs on jemalloc, which the image ships and leaves off, with one arena that hands freed pages back", async () => {
     await runProgram(CENTRAL_CONFIG);
     const env = (fluentdValues() as unknown as { env: { name: string; value: string }[] }).env;
-    assert.deepEqual(env, [{ name: "LD_PRELOAD", value: "/usr/lib/libjemalloc.so.2" }]);
+    assert.deepEqual(env, [
+      { name: "LD_PRELOAD", value: "/usr/lib/libjemalloc.so.2" },
+      { name: "MALLOC_CONF", value: "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0" },
+    ]);
   });
 
   it("rolls the pods when the worker count changes: our fluent.conf's checksum is a pod annotation", async () => {
