@@ -22,7 +22,7 @@ export const JEMALLOC_IN_IMAGE = "/usr/lib/libjemalloc.so.2";
 /**
  * jemalloc's settings: one arena (Ruby's lock lets one thread run at a time, so threads gain nothing from
  * arenas of their own, and each arena keeps its own freed pages), and freed pages handed back within a
- * second. A worker's peak fell from 276 to 200 MiB at the same CPU (npm run bench).
+ * second. A worker's peak fell from 276 to 193 MiB at the same CPU (npm run bench, 2 threads of 4 MB).
  */
 export const JEMALLOC_CONF = "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0";
 
