@@ -13,9 +13,9 @@
  * Records arrive as from BENCH_CONNECTIONS agents (default 16), each connection opened BENCH_STAGGER_MS
  * (50) after the one before, in PackedForward chunks of BENCH_CHUNK_RECORDS (1000) encoded beforehand (see
  * forwardClient.ts). It prints records per second end to end and accepted, Fluentd's CPU seconds per 100k
- * records, its peak RSS (all processes of a run: a supervisor and its workers) and the records each worker
- * accepted. BENCH_RECORDS sets the records per variant (default 600000), BENCH_VARIANTS picks variants by
- * their run name (w2, w1, w1-glibc, w1-before, plain).
+ * records, its peak RSS (each process of a run, a supervisor and its workers, and their sum) and the
+ * records each worker accepted. BENCH_RECORDS sets the records per variant (default 600000),
+ * BENCH_VARIANTS picks variants by their run name (w2, w1, w1-glibc, w1-before, plain).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -74,12 +74,17 @@ function cpuSeconds(pgid: number): number {
   }, 0);
 }
 
-/** The sum of the group's processes' peak RSS: what a pod's memory limit must hold, at most. */
-function peakRssMiB(pgid: number): number {
-  return group(pgid).reduce((sum, pid) => {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-    return sum + (m ? Number(m[1]) / 1024 : 0);
-  }, 0);
+/**
+ * The peak RSS of each of the group's processes, the group's leader (the supervisor, with workers) first.
+ * Their sum is what a pod's memory limit must hold, at most.
+ */
+function peakRssMiB(pgid: number): number[] {
+  return group(pgid)
+    .sort((a, b) => (a === pgid ? -1 : b === pgid ? 1 : a - b))
+    .map((pid) => {
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+      return m ? Number(m[1]) / 1024 : 0;
+    });
 }
 
 /** jemalloc, which the pod preloads (`/usr/lib/libjemalloc.so.2` in the image); here Debian's libjemalloc2. */
@@ -206,7 +211,8 @@ interface Result {
   /** Records each worker accepted, most first. */
   byWorker: number[];
   cpu: number;
-  rss: number;
+  /** Peak RSS of each process, the supervisor first. */
+  rss: number[];
 }
 
 async function main(): Promise<void> {
@@ -368,12 +374,12 @@ async function main(): Promise<void> {
     `records per variant: ${N} (~${JSON.stringify(record(0, "x")).length} bytes each) on ${CONNECTIONS} connections opened ${STAGGER_MS} ms apart, ${CHUNK_RECORDS} records per chunk, flush_interval 5s, ${os.cpus().length} cores`,
   );
   console.log(
-    "| variant | records/s end to end | records/s accepted | CPU s per 100k | peak RSS MiB (all processes) | records by worker | load generator CPU s per 100k |",
+    "| variant | records/s end to end | records/s accepted | CPU s per 100k | peak RSS MiB (all processes) | peak RSS MiB by process | records by worker | load generator CPU s per 100k |",
   );
-  console.log("|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|");
   for (const r of results) {
     console.log(
-      `| ${r.variant} | ${Math.round(N / r.seconds)} | ${Math.round(N / r.acceptSeconds)} | ${((r.cpu / N) * 100_000).toFixed(2)} | ${r.rss.toFixed(0)} | ${r.byWorker.join(" + ")} | ${((r.own / N) * 100_000).toFixed(2)} |`,
+      `| ${r.variant} | ${Math.round(N / r.seconds)} | ${Math.round(N / r.acceptSeconds)} | ${((r.cpu / N) * 100_000).toFixed(2)} | ${r.rss.reduce((a, b) => a + b, 0).toFixed(0)} | ${r.rss.map((x) => x.toFixed(0)).join(" + ")} | ${r.byWorker.join(" + ")} | ${((r.own / N) * 100_000).toFixed(2)} |`,
     );
   }
 }

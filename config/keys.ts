@@ -253,7 +253,7 @@ export const CONFIG_KEYS = {
   fluentdMemory: {
     type: "string",
     description:
-      "Memory request and limit of each Fluentd pod. `npm run bench`'s 600k-record burst peaked at 160 MiB with one worker and under 400 MiB with two (all processes); add 192Mi per worker beyond two.",
+      "Memory request and limit of each Fluentd pod. `npm run bench`'s 600k-record burst peaked under 180 MiB with one worker and under 400 MiB with two (all processes); add 192Mi per worker beyond two.",
     default: "512Mi",
     schema: positiveQuantity,
     roles: CENTRAL,
