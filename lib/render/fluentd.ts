@@ -155,8 +155,8 @@ function idFilter(): Directive {
 }
 
 /** The Elasticsearch output's buffer: flush threads per worker, and the size of a chunk (one bulk request). */
-export const FLUSH_THREADS = 2;
-export const CHUNK_LIMIT = "2MB";
+const FLUSH_THREADS = 2;
+const CHUNK_LIMIT = "2MB";
 
 function elasticsearchOutput(c: FluentdConfInput): Directive {
   // The plugin requires `tag` among the chunk keys; Fluent Bit sends one tag per cluster (efk.<cluster>),
