@@ -5,6 +5,29 @@
  */
 import * as net from "node:net";
 
+/** Pipes two sockets both ways; when either ends or fails, both are destroyed, then `onEnd` runs. */
+function splice(client: net.Socket, upstream: net.Socket, onEnd: () => void = () => undefined): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
+  const end = () => {
+    onEnd();
+    client.destroy();
+    upstream.destroy();
+  };
+  for (const s of [client, upstream]) {
+    s.on("error", end);
+    s.on("close", end);
+  }
+}
+
+/** Listens on a free port of 127.0.0.1; resolves with it. */
+function listenLocal(server: net.Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
+  });
+}
+
 export class FreezingProxy {
   private server: net.Server | undefined;
   private readonly live = new Set<{ client: net.Socket; upstream: net.Socket }>();
@@ -16,23 +39,10 @@ export class FreezingProxy {
       const upstream = net.connect(targetPort, "127.0.0.1");
       const pair = { client, upstream };
       this.live.add(pair);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      const end = () => {
-        this.live.delete(pair);
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on("error", end);
-      upstream.on("error", end);
-      client.on("close", end);
-      upstream.on("close", end);
+      splice(client, upstream, () => this.live.delete(pair));
     });
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
-    });
+    return listenLocal(server);
   }
 
   /** Freezes every connection open now: kept open, silent both ways, until `stop()`. Returns how many. */
@@ -85,22 +95,10 @@ export class RoundRobinProxy {
         this.sockets.add(s);
         s.on("close", () => this.sockets.delete(s));
       }
-      client.pipe(upstream);
-      upstream.pipe(client);
-      const end = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      for (const s of [client, upstream]) {
-        s.on("error", end);
-        s.on("close", end);
-      }
+      splice(client, upstream);
     });
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
-    });
+    return listenLocal(server);
   }
 
   stop(): Promise<void> {
