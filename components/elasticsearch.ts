@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { sha256Hex } from "../lib/digest";
 import { RELEASES, elasticsearchUrl } from "../lib/names";
 import { setupFiles } from "../lib/render/esSetup";
 import {
@@ -127,9 +127,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
     );
     // A digest of hashes reveals nothing a preview should hide, so it stays readable in the values.
     const credentialsChecksum = pulumi.unsecret(
-      pulumi
-        .all([users, serviceTokens])
-        .apply((files) => createHash("sha256").update(usersRoles).update(files.join("\0")).digest("hex")),
+      pulumi.all([users, serviceTokens]).apply((files) => sha256Hex(usersRoles + files.join("\0"))),
     );
 
     this.release = helmRelease(

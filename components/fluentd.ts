@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { sha256Hex } from "../lib/digest";
 import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, RELEASES, type FluentdServiceType } from "../lib/names";
 import { FLUENTD_ENV, clusterPasswordEnv } from "../lib/render/fluentd";
 import {
@@ -109,7 +109,7 @@ export class Fluentd extends pulumi.ComponentResource {
         // Certificates are public: their digest keeps the values readable in a preview.
         values: pulumi
           .all([args.cert.certPem, args.caCertPem])
-          .apply((pems) => fluentdValues(args, createHash("sha256").update(pems.join("\n")).digest("hex"))),
+          .apply((pems) => fluentdValues(args, sha256Hex(pems.join("\n")))),
         timeoutSeconds: args.timeoutSeconds,
       },
       { parent: this, dependsOn: [...args.after, envSecret, tlsSecret, mainConfig] },

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { sha256Hex } from "../lib/digest";
 import { RELEASES, kibanaUrl } from "../lib/names";
 import { kibanaObjects, kibanaSetupFiles } from "../lib/render/kibanaSetup";
 import { KIBANA_SETUP_ROLE, KIBANA_SETUP_USER } from "../lib/values/elasticsearch";
@@ -39,10 +39,6 @@ export interface KibanaArgs extends KibanaValuesInput {
  * upgrade changes Kibana's objects and nothing else. Once Kibana is ready, a Job creates its data views
  * and saved search.
  */
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
 export class Kibana extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   public readonly chart: k8s.helm.v4.Chart;
@@ -94,8 +90,8 @@ export class Kibana extends pulumi.ComponentResource {
         values: pulumi.unsecret(
           pulumi.all([args.cert.certPem, args.serviceToken]).apply(([pem, token]) =>
             kibanaValues(args, {
-              tlsChecksum: sha256(pem),
-              tokenChecksum: sha256(token),
+              tlsChecksum: sha256Hex(pem),
+              tokenChecksum: sha256Hex(token),
               timeoutSeconds: args.timeoutSeconds,
             }),
           ),

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex } from "./digest";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 
@@ -116,7 +116,7 @@ function withKubernetesName(name: string, inputs: Record<string, unknown>): Reco
   if (!metadata || typeof metadata.name === "string") {
     return inputs;
   }
-  const suffix = createHash("sha256").update(name).digest("hex").slice(0, 8);
+  const suffix = sha256Hex(name).slice(0, 8);
   return { ...inputs, metadata: { ...metadata, name: `${name}-${suffix}` } };
 }
 

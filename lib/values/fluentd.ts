@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../digest";
 import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, elasticsearchUrl, type MetricsStyle } from "../names";
 import { SCRAPE } from "../monitoring/metrics";
 import { scrapeAnnotations } from "../monitoring/scrape";
@@ -31,7 +31,10 @@ const FLUENTD_IMAGE = "fluent/fluentd-kubernetes-daemonset";
 /** Where the chart mounts the buffer volume claim (its `_pod.tpl`, with persistence). */
 const FLUENTD_VOLUME_DIR = "/var/log/fluent";
 
-/** The ConfigMap holding our fluent.conf (`fluentdMainConf`), which the program creates. */
+/**
+ * The ConfigMap the program creates for the chart's main configuration (`fluentdMainFiles`): our
+ * fluent.conf, the init container's script and our plugin.
+ */
 export const FLUENTD_MAIN_CONFIGMAP = `${FLUENTD_FULLNAME}-main-efk`;
 
 /** The share of the buffer volume the file buffer may fill; the rest is headroom for chunk files in flight. */
@@ -90,7 +93,8 @@ export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string
   });
 }
 
-/** Where the main ConfigMap is mounted, by the chart (its volume `etcfluentd-main`). */
+/** The chart's volume of the main ConfigMap (its `_pod.tpl`), and where the chart mounts it. */
+const MAIN_CONFIG_VOLUME = "etcfluentd-main";
 const MAIN_CONFIG_DIR = "/etc/fluent";
 const BUFFER_WORKERS_FILE = "buffer-workers.sh";
 
@@ -144,7 +148,7 @@ export function fluentdValues(v: FluentdValuesInput, tlsChecksum = ""): Record<s
       { name: "tls", mountPath: FLUENTD_PATHS.tlsDir, readOnly: true },
       // Our plugin, beside the image's own plugins (a file, not the directory).
       {
-        name: "etcfluentd-main",
+        name: MAIN_CONFIG_VOLUME,
         mountPath: `${FLUENTD_PLUGIN.dir}/${FLUENTD_PLUGIN.file}`,
         subPath: FLUENTD_PLUGIN.file,
         readOnly: true,
@@ -155,9 +159,7 @@ export function fluentdValues(v: FluentdValuesInput, tlsChecksum = ""): Record<s
     // covers only its own ConfigMaps, so a change to ours rolls the pods through this annotation.
     mainConfigMapNameOverride: FLUENTD_MAIN_CONFIGMAP,
     podAnnotations: {
-      "efk-pulumi/main-config-checksum": createHash("sha256")
-        .update(JSON.stringify(fluentdMainFiles(v)))
-        .digest("hex"),
+      "efk-pulumi/main-config-checksum": sha256Hex(JSON.stringify(fluentdMainFiles(v))),
       // Fluentd reads its certificate and CA at start only: a renewed one must restart it.
       ...(tlsChecksum ? { "efk-pulumi/tls-checksum": tlsChecksum } : {}),
       ...scrapeAnnotations(v.metrics, SCRAPE.fluentd),
@@ -175,7 +177,7 @@ export function fluentdValues(v: FluentdValuesInput, tlsChecksum = ""): Record<s
           ...Object.values(bufferDirs(FLUENTD_PATHS.bufferDir)),
         ],
         volumeMounts: [
-          { name: "etcfluentd-main", mountPath: MAIN_CONFIG_DIR, readOnly: true },
+          { name: MAIN_CONFIG_VOLUME, mountPath: MAIN_CONFIG_DIR, readOnly: true },
           // The chart's volume claim (`<fullname>-buffer`), mounted where the chart mounts it.
           { name: `${FLUENTD_FULLNAME}-buffer`, mountPath: FLUENTD_VOLUME_DIR },
         ],
