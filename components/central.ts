@@ -211,6 +211,8 @@ export class Central extends pulumi.ComponentResource {
         settings: args.monitoring,
         central: {
           clusters,
+          dashboard: args.monitoring.dashboard,
+          exporterChartRepo: args.monitoring.exporterChartRepo,
           dataStreamPrefix: DATA_STREAM_PREFIX,
           timeoutSeconds: args.helm.timeoutSeconds,
           exporterPassword: elasticsearch.exporterPassword ?? "",

@@ -33,10 +33,14 @@ export interface MonitoringArgs {
   clusterName: string;
   namespace: string;
   namespaceRef: pulumi.Input<string>;
-  settings: MonitoringSettings | CentralMonitoringSettings;
-  /** Central stacks: every registered cluster, and what the exporter needs. */
+  settings: MonitoringSettings;
+  /** Central stacks: every registered cluster, the dashboard, and what the exporter needs. */
   central?: {
     clusters: string[];
+    /** The Grafana dashboard ConfigMap. */
+    dashboard: boolean;
+    /** Helm repository of the exporter chart. */
+    exporterChartRepo: string;
     dataStreamPrefix: string;
     timeoutSeconds: number;
     /** The exporter's Elasticsearch password (secret). */
@@ -108,7 +112,7 @@ export class Monitoring extends pulumi.ComponentResource {
         `${name}-exporter`,
         {
           chart: ES_EXPORTER_CHART,
-          repo: (s as CentralMonitoringSettings).exporterChartRepo,
+          repo: central.exporterChartRepo,
           releaseName: ES_EXPORTER_FULLNAME,
           namespace: args.namespaceRef,
           values: esExporterValues({ namespace: args.namespace, metrics: s.style }),
@@ -148,7 +152,7 @@ export class Monitoring extends pulumi.ComponentResource {
       }
     }
 
-    if (central && "dashboard" in s && s.dashboard) {
+    if (central?.dashboard) {
       new k8s.core.v1.ConfigMap(
         `${name}-dashboard`,
         {
