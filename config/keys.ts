@@ -249,7 +249,6 @@ export const CONFIG_KEYS = {
     schema: z.number().int("a whole number").min(0, "0 (one per CPU) to 16").max(16, "0 (one per CPU) to 16"),
     roles: CENTRAL,
   },
-
   fluentdMemory: {
     type: "string",
     description:

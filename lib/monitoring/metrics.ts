@@ -1,6 +1,6 @@
 /**
  * The metrics the alerts and the dashboard read, named once. Ours are counted by the rendered Fluentd
- * configuration (fluent-plugin-prometheus `filter`s); the rest are what the programs expose themselves:
+ * configuration (our `efk_count` filter, in fluent-plugin-prometheus' registry); the rest are what the programs expose themselves:
  * fluent-plugin-prometheus 2.2's output monitor, Fluent Bit 5.1's `/api/v2/metrics/prometheus`, the
  * Elasticsearch exporter 1.11 and kube-state-metrics. The integration tests scrape the real Fluentd (and
  * the real Fluent Bit where one is available) and check that every name used here is exposed.
