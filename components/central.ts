@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { EdgeCredentials, ForwardEndpoint } from "../lib/centralOutputs";
+import type { ForwardAuth, ForwardEndpoint, RegisteredEdge } from "../lib/centralOutputs";
 import { externalForwardEndpoint, inClusterForwardEndpoint, type FluentdServiceType } from "../lib/names";
 import { SECRETS } from "../lib/secrets";
 import { Elasticsearch } from "./elasticsearch";
@@ -12,7 +12,7 @@ import { Fluentd } from "./fluentd";
 import { Kibana } from "./kibana";
 import { Monitoring, type CentralMonitoringSettings } from "./monitoring";
 import { Pki } from "./pki";
-import { kubernetesSecret } from "./secrets";
+import { generatedPassword, kubernetesSecret } from "./secrets";
 
 /** Data streams are named `<prefix>-<cluster>`; outside the built-in `logs-*-*` template on purpose. */
 export const DATA_STREAM_PREFIX = "efk-logs";
@@ -61,13 +61,26 @@ export interface AggregatorSettings
   loadBalancerSourceRanges: string[];
 }
 
+/** What the central reads from an edge's stack. */
+export interface EdgeRequest {
+  /** The certificate request for the key the edge keeps (public). */
+  csrPem: string;
+  /** The edge's forward password, when the aggregator authenticates users instead of certificates. */
+  password?: pulumi.Input<string>;
+}
+
 export interface CentralArgs {
   /** This cluster's name: the `cluster` field of its own records. */
   clusterName: string;
   /** Namespace of everything on the central cluster (created by this component). */
   namespace: string;
-  /** Clusters allowed to forward here besides this one; each gets its own user and password. */
+  /** Clusters allowed to forward here besides this one. */
   edgeClusters: string[];
+  /**
+   * What each edge's own stack exports for the central to authenticate it (one entry per edge cluster):
+   * the request for its own key, which the central signs, and with passwords, its password.
+   */
+  edgeRequests: Record<string, EdgeRequest>;
   /** Chart repositories and release timeouts. */
   helm: HelmSettings;
   /** Lifetimes of the certificates the stack's own CA issues. */
@@ -94,12 +107,14 @@ export class Central extends pulumi.ComponentResource {
   public readonly kibanaUrl: pulumi.Output<string>;
   /** Public: edges and operators verify our services with it. */
   public readonly caCertPem: pulumi.Output<string>;
-  public readonly elasticPassword: pulumi.Output<string>;
   /** Where edges send; undefined when no external Service is configured. */
   public readonly forwardEndpoint: ForwardEndpoint | undefined;
-  public readonly forwardSharedKey: pulumi.Output<string>;
-  /** Per edge cluster: its username, password and (when required) client certificate. Secret. */
-  public readonly edgeCredentials: pulumi.Output<Record<string, EdgeCredentials>>;
+  /** How edges prove who they are. */
+  public readonly forwardAuth: ForwardAuth;
+  /** Without client certificates: the shared key every forwarder presents (secret). */
+  public readonly forwardSharedKey: pulumi.Output<string> | undefined;
+  /** The registered edges, each with the certificate signed for its own key (public). */
+  public readonly forwardEdges: pulumi.Output<Record<string, RegisteredEdge>>;
 
   constructor(name: string, args: CentralArgs, opts?: pulumi.ComponentResourceOptions) {
     super("efk:stack:Central", name, {}, opts);
@@ -171,12 +186,38 @@ export class Central extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const clientCerts = Object.fromEntries(
-      clusters.map((c) => [
-        c,
-        args.fluentd.clientCertAuth ? pki.issueClientCert(`${name}-pki-client-${c}`, c) : undefined,
-      ]),
-    );
+    const missing = args.edgeClusters.filter((c) => !Object.hasOwn(args.edgeRequests, c));
+    if (missing.length > 0) {
+      throw new pulumi.ResourceError(
+        `no request read from the stacks of edge clusters ${missing.join(", ")}`,
+        this,
+      );
+    }
+    // This cluster's own agents: a key made here. Each edge: the certificate for the key it keeps.
+    const own = args.fluentd.clientCertAuth
+      ? pki.issueClientCert(`${name}-pki-client-${args.clusterName}`, args.clusterName)
+      : undefined;
+    const ownPassword = args.fluentd.clientCertAuth
+      ? undefined
+      : pulumi.secret(generatedPassword(`${name}-forward-password-${args.clusterName}`, this).result);
+    const edgeCerts: Record<string, pulumi.Output<string>> = args.fluentd.clientCertAuth
+      ? Object.fromEntries(
+          args.edgeClusters.map((c) => [
+            c,
+            pki.signClientRequest(`${name}-pki-edge-${c}`, args.edgeRequests[c].csrPem),
+          ]),
+        )
+      : {};
+    const identities = args.fluentd.clientCertAuth
+      ? { clientCerts: { [args.clusterName]: own?.certPem ?? "", ...edgeCerts } }
+      : {
+          passwords: {
+            [args.clusterName]: ownPassword ?? "",
+            ...Object.fromEntries(
+              args.edgeClusters.map((c) => [c, pulumi.secret(args.edgeRequests[c].password ?? "")]),
+            ),
+          },
+        };
 
     const { serviceType, nodePort, externalHosts, externalIps, loadBalancerSourceRanges, ...aggregator } =
       args.fluentd;
@@ -192,6 +233,7 @@ export class Central extends pulumi.ComponentResource {
         dataStreamPrefix: DATA_STREAM_PREFIX,
         cert: pki.fluentd,
         caCertPem: pki.caCertPem,
+        identities,
         elasticsearchPassword: elasticsearch.writerPassword,
         externalServiceType: serviceType,
         nodePort,
@@ -233,9 +275,9 @@ export class Central extends pulumi.ComponentResource {
         settings: args.fluentBit,
         endpoint: inClusterForwardEndpoint(args.namespace),
         caCertPem: pki.caCertPem,
-        sharedKey: fluentd.sharedKey,
-        password: fluentd.clusterPasswords[args.clusterName],
-        clientCert: clientCerts[args.clusterName],
+        credentials: own
+          ? { kind: "certificate", cert: own }
+          : { kind: "user", sharedKey: fluentd.sharedKey ?? "", password: ownPassword ?? "" },
         after: [fluentd.release],
       },
       { parent: this },
@@ -245,7 +287,6 @@ export class Central extends pulumi.ComponentResource {
     this.elasticsearchUrl = elasticsearch.url;
     this.kibanaUrl = kibana.url;
     this.caCertPem = pki.caCertPem;
-    this.elasticPassword = elasticsearch.elasticPassword;
     this.forwardEndpoint = externalForwardEndpoint(
       args.namespace,
       externalHosts,
@@ -253,23 +294,14 @@ export class Central extends pulumi.ComponentResource {
       serviceType,
       nodePort,
     );
+    this.forwardAuth = args.fluentd.clientCertAuth ? "certificate" : "user";
     this.forwardSharedKey = fluentd.sharedKey;
-    this.edgeCredentials = pulumi.secret(
-      pulumi.all(
-        Object.fromEntries(
-          args.edgeClusters.map((c) => [
-            c,
-            pulumi
-              .all([fluentd.clusterPasswords[c], clientCerts[c]?.certPem, clientCerts[c]?.privateKeyPem])
-              .apply(
-                ([password, clientCertPem, clientKeyPem]): EdgeCredentials => ({
-                  username: c,
-                  password,
-                  ...(clientCertPem && clientKeyPem ? { clientCertPem, clientKeyPem } : {}),
-                }),
-              ),
-          ]),
-        ),
+    this.forwardEdges = pulumi.all(
+      Object.fromEntries(
+        args.edgeClusters.map((c) => [
+          c,
+          edgeCerts[c] ? edgeCerts[c].apply((clientCertPem): RegisteredEdge => ({ clientCertPem })) : {},
+        ]),
       ),
     );
     this.registerOutputs({
@@ -277,10 +309,10 @@ export class Central extends pulumi.ComponentResource {
       elasticsearchUrl: this.elasticsearchUrl,
       kibanaUrl: this.kibanaUrl,
       caCertPem: this.caCertPem,
-      elasticPassword: this.elasticPassword,
       forwardEndpoint: this.forwardEndpoint,
+      forwardAuth: this.forwardAuth,
       forwardSharedKey: this.forwardSharedKey,
-      edgeCredentials: this.edgeCredentials,
+      forwardEdges: this.forwardEdges,
     });
   }
 }

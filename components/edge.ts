@@ -1,12 +1,35 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ForwardEndpoint } from "../lib/centralOutputs";
-import { FluentBit, type FluentBitSettings } from "./fluentBit";
+import { FluentBit, type FluentBitCredentials, type FluentBitSettings } from "./fluentBit";
 import { Monitoring, type MonitoringSettings } from "./monitoring";
-import type { IssuedCert } from "./pki";
+import { clientKeyRequest, type IssuedCert } from "./pki";
+import { generatedPassword } from "./secrets";
+
+/** Where to send, and the CA that verifies the aggregator: what every registered edge reads from the central. */
+export interface CentralView {
+  endpoint: ForwardEndpoint;
+  caCertPem: pulumi.Input<string>;
+}
+
+/**
+ * What the central stack says about this cluster: not registered yet (or revoked); registered, with the
+ * certificate it signed for this cluster's key, or with the shared key when the aggregator knows clusters
+ * by user; or a central of an earlier version that made this cluster's credentials itself (migration).
+ */
+export type EdgeStanding =
+  | { state: "unregistered" }
+  | (CentralView & { state: "certificate"; clientCertPem: string })
+  | (CentralView & { state: "user"; sharedKey: pulumi.Input<string> })
+  | (CentralView & {
+      state: "legacy";
+      sharedKey: pulumi.Input<string>;
+      password: pulumi.Input<string>;
+      clientCert?: IssuedCert;
+    });
 
 export interface EdgeArgs {
-  /** This cluster's name: the `cluster` field on its records and its forward user. */
+  /** This cluster's name: the `cluster` field on its records and its forward identity. */
   clusterName: string;
   /** Namespace for the agents (created by this component). */
   namespace: string;
@@ -18,57 +41,83 @@ export interface EdgeArgs {
   fluentBit: FluentBitSettings;
   /** Metrics scraping and the agents' alerts. */
   monitoring: MonitoringSettings;
-  /** From the central stack: where to send, and the name its certificate carries. */
-  endpoint: ForwardEndpoint;
-  /** From the central stack: the CA to verify the aggregator with. */
-  caCertPem: pulumi.Input<string>;
-  /** From the central stack: the aggregator's shared key (secret). */
-  sharedKey: pulumi.Input<string>;
-  /** From the central stack: this cluster's forward password (secret). */
-  password: pulumi.Input<string>;
-  /** From the central stack, when the aggregator requires one: this cluster's client certificate. */
-  clientCert?: IssuedCert;
+  /** What the central stack says about this cluster. */
+  standing: EdgeStanding;
 }
 
-/** An edge cluster: its namespace and Fluent Bit, shipping to the central aggregator. */
+/**
+ * An edge cluster: its own forward key (and password), made here and never leaving this stack but as a
+ * certificate request; and, once the central has registered it, its namespace and Fluent Bit.
+ */
 export class Edge extends pulumi.ComponentResource {
-  public readonly namespace: pulumi.Output<string>;
+  /** Undefined until the central has registered this cluster. */
+  public readonly namespace: pulumi.Output<string> | undefined;
+  /** The request for this cluster's own key, for the central to sign (public). */
+  public readonly csrPem: pulumi.Output<string>;
+  /** This cluster's forward password, for a central that knows clusters by user (secret). */
+  public readonly password: pulumi.Output<string>;
 
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("efk:stack:Edge", name, {}, opts);
-    const namespace = new k8s.core.v1.Namespace(
-      `${name}-namespace`,
-      { metadata: { name: args.namespace, labels: { "app.kubernetes.io/part-of": "efk-pulumi" } } },
-      { parent: this },
-    );
-    new FluentBit(
-      `${name}-fluent-bit`,
-      {
-        clusterName: args.clusterName,
-        namespace: args.namespace,
-        namespaceRef: namespace.metadata.name,
-        chartRepo: args.chartRepo,
-        timeoutSeconds: args.timeoutSeconds,
-        settings: args.fluentBit,
-        endpoint: args.endpoint,
-        caCertPem: args.caCertPem,
-        sharedKey: pulumi.secret(args.sharedKey),
-        password: pulumi.secret(args.password),
-        clientCert: args.clientCert,
-      },
-      { parent: this },
-    );
-    new Monitoring(
-      `${name}-monitoring`,
-      {
-        clusterName: args.clusterName,
-        namespace: args.namespace,
-        namespaceRef: namespace.metadata.name,
-        settings: args.monitoring,
-      },
-      { parent: this },
-    );
-    this.namespace = namespace.metadata.name;
-    this.registerOutputs({ namespace: this.namespace });
+    const key = clientKeyRequest(`${name}-forward`, args.clusterName, this);
+    this.csrPem = key.certRequestPem;
+    this.password = pulumi.secret(generatedPassword(`${name}-forward-password`, this).result);
+
+    const standing = args.standing;
+    if (standing.state !== "unregistered") {
+      const namespace = new k8s.core.v1.Namespace(
+        `${name}-namespace`,
+        { metadata: { name: args.namespace, labels: { "app.kubernetes.io/part-of": "efk-pulumi" } } },
+        { parent: this },
+      );
+      new FluentBit(
+        `${name}-fluent-bit`,
+        {
+          clusterName: args.clusterName,
+          namespace: args.namespace,
+          namespaceRef: namespace.metadata.name,
+          chartRepo: args.chartRepo,
+          timeoutSeconds: args.timeoutSeconds,
+          settings: args.fluentBit,
+          endpoint: standing.endpoint,
+          caCertPem: standing.caCertPem,
+          credentials: this.credentials(standing, key.privateKeyPem),
+        },
+        { parent: this },
+      );
+      new Monitoring(
+        `${name}-monitoring`,
+        {
+          clusterName: args.clusterName,
+          namespace: args.namespace,
+          namespaceRef: namespace.metadata.name,
+          settings: args.monitoring,
+        },
+        { parent: this },
+      );
+      this.namespace = namespace.metadata.name;
+    }
+    this.registerOutputs({ namespace: this.namespace, csrPem: this.csrPem, password: this.password });
+  }
+
+  private credentials(standing: EdgeStanding, privateKeyPem: pulumi.Output<string>): FluentBitCredentials {
+    switch (standing.state) {
+      case "certificate":
+        return {
+          kind: "certificate",
+          cert: { certPem: pulumi.output(standing.clientCertPem), privateKeyPem },
+        };
+      case "user":
+        return { kind: "user", sharedKey: standing.sharedKey, password: this.password };
+      case "legacy":
+        return {
+          kind: "user",
+          sharedKey: standing.sharedKey,
+          password: standing.password,
+          clientCert: standing.clientCert,
+        };
+      case "unregistered":
+        throw new Error("BUG: an unregistered edge has no credentials");
+    }
   }
 }

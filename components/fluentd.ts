@@ -1,10 +1,17 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { sha256Hex } from "../lib/digest";
-import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, RELEASES, type FluentdServiceType } from "../lib/names";
+import {
+  FLUENTD_FORWARD_PORT,
+  FLUENTD_FULLNAME,
+  FLUENTD_SELECTOR_LABELS,
+  RELEASES,
+  type FluentdServiceType,
+} from "../lib/names";
 import { FLUENTD_ENV, clusterPasswordEnv } from "../lib/render/fluentd";
 import {
   FLUENTD_CHART,
+  FLUENTD_CLIENTS_CONFIGMAP,
   FLUENTD_MAIN_CONFIGMAP,
   fluentdMainFiles,
   fluentdValues,
@@ -26,6 +33,13 @@ export interface FluentdArgs extends FluentdValuesInput {
   cert: IssuedCert;
   /** CA that verifies Elasticsearch and, with client certificates on, the forwarders. */
   caCertPem: pulumi.Input<string>;
+  /**
+   * Who may send. With `clientCertAuth`, every cluster's client certificate (public), admitted by its key;
+   * otherwise every cluster's forward password (secret). One entry per cluster of `clusters`.
+   */
+  identities:
+    | { clientCerts: Record<string, pulumi.Input<string>> }
+    | { passwords: Record<string, pulumi.Input<string>> };
   /** Password of the Elasticsearch user Fluentd writes as. */
   elasticsearchPassword: pulumi.Input<string>;
   /** How edge clusters reach the aggregator. */
@@ -43,10 +57,8 @@ export interface FluentdArgs extends FluentdValuesInput {
  * TLS from registered clusters only, each with its own password, and writing to Elasticsearch.
  */
 export class Fluentd extends pulumi.ComponentResource {
-  /** The shared key every forwarder presents (secret). */
-  public readonly sharedKey: pulumi.Output<string>;
-  /** One password per registered cluster, keyed by cluster name (secret). */
-  public readonly clusterPasswords: Record<string, pulumi.Output<string>>;
+  /** Without client certificates: the shared key every forwarder presents (secret). */
+  public readonly sharedKey: pulumi.Output<string> | undefined;
   public readonly release: k8s.helm.v3.Release;
 
   constructor(name: string, args: FluentdArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -56,21 +68,32 @@ export class Fluentd extends pulumi.ComponentResource {
         reason: `must be a non-empty list of distinct names, got ${JSON.stringify(args.clusters)}`,
       });
     }
+    const byCertificate = "clientCerts" in args.identities;
+    const known = Object.keys(
+      "clientCerts" in args.identities ? args.identities.clientCerts : args.identities.passwords,
+    );
+    if (byCertificate !== args.clientCertAuth || known.sort().join() !== [...args.clusters].sort().join()) {
+      throw new pulumi.InputPropertyError({
+        propertyPath: "identities",
+        reason: `must hold a ${args.clientCertAuth ? "client certificate" : "password"} for each of ${args.clusters.join(", ")}, got ${byCertificate ? "certificates" : "passwords"} for ${known.join(", ") || "none"}`,
+      });
+    }
     super("efk:logging:Fluentd", name, {}, opts);
 
-    const sharedKey = generatedPassword(`${name}-shared-key`, this);
-    this.clusterPasswords = {};
     const env: Record<string, pulumi.Input<string>> = {
-      [FLUENTD_ENV.sharedKey]: sharedKey.result,
       [FLUENTD_ENV.esPassword]: args.elasticsearchPassword,
     };
-    for (const cluster of args.clusters) {
-      // Named after the cluster: removing a cluster deletes its password, and only its password.
-      const password = generatedPassword(`${name}-cluster-${cluster}`, this);
-      this.clusterPasswords[cluster] = pulumi.secret(password.result);
-      env[clusterPasswordEnv(cluster)] = password.result;
+    let clientCerts: Record<string, pulumi.Input<string>> = {};
+    if ("clientCerts" in args.identities) {
+      clientCerts = args.identities.clientCerts;
+    } else {
+      const sharedKey = generatedPassword(`${name}-shared-key`, this);
+      this.sharedKey = pulumi.secret(sharedKey.result);
+      env[FLUENTD_ENV.sharedKey] = sharedKey.result;
+      for (const [cluster, password] of Object.entries(args.identities.passwords)) {
+        env[clusterPasswordEnv(cluster)] = password;
+      }
     }
-
     const envSecret = kubernetesSecret(
       `${name}-credentials`,
       SECRETS.fluentdEnv.name,
@@ -90,6 +113,21 @@ export class Fluentd extends pulumi.ComponentResource {
       this,
     );
 
+    // Public certificates: who may send is reviewable in a preview. Named after the cluster: revoking one
+    // removes its file, and the pods restart on the checksum below.
+    const clientsConfig = byCertificate
+      ? [
+          new k8s.core.v1.ConfigMap(
+            `${name}-clients`,
+            {
+              metadata: { name: FLUENTD_CLIENTS_CONFIGMAP, namespace: args.namespaceRef },
+              data: Object.fromEntries(Object.entries(clientCerts).map(([c, pem]) => [`${c}.crt`, pem])),
+            },
+            { parent: this },
+          ),
+        ]
+      : [];
+
     const mainConfig = new k8s.core.v1.ConfigMap(
       `${name}-main-config`,
       {
@@ -108,11 +146,22 @@ export class Fluentd extends pulumi.ComponentResource {
         namespace: args.namespaceRef,
         // Certificates are public: their digest keeps the values readable in a preview.
         values: pulumi
-          .all([args.cert.certPem, args.caCertPem])
+          .all([args.cert.certPem, args.caCertPem, ...args.clusters.map((c) => clientCerts[c] ?? "")])
           .apply((pems) => fluentdValues(args, sha256Hex(pems.join("\n")))),
         timeoutSeconds: args.timeoutSeconds,
       },
-      { parent: this, dependsOn: [...args.after, envSecret, tlsSecret, mainConfig] },
+      { parent: this, dependsOn: [...args.after, envSecret, tlsSecret, mainConfig, ...clientsConfig] },
+    );
+
+    // The chart (0.6.0) has no PodDisruptionBudget. A drain or a node upgrade takes one replica at a time;
+    // the others keep taking forward connections while its buffer waits on its volume.
+    new k8s.policy.v1.PodDisruptionBudget(
+      `${name}-pdb`,
+      {
+        metadata: { name: FLUENTD_FULLNAME, namespace: args.namespaceRef },
+        spec: { maxUnavailable: 1, selector: { matchLabels: FLUENTD_SELECTOR_LABELS } },
+      },
+      { parent: this },
     );
 
     if (args.externalServiceType !== "None") {
@@ -131,8 +180,7 @@ export class Fluentd extends pulumi.ComponentResource {
             ...(args.externalServiceType === "LoadBalancer" && args.loadBalancerSourceRanges.length > 0
               ? { loadBalancerSourceRanges: args.loadBalancerSourceRanges }
               : {}),
-            // The chart's pod labels (fluentd chart _helpers.tpl selectorLabels).
-            selector: { "app.kubernetes.io/name": "fluentd", "app.kubernetes.io/instance": RELEASES.fluentd },
+            selector: FLUENTD_SELECTOR_LABELS,
             ports: [
               {
                 name: "forward",
@@ -148,11 +196,6 @@ export class Fluentd extends pulumi.ComponentResource {
       );
     }
 
-    this.sharedKey = pulumi.secret(sharedKey.result);
-    this.registerOutputs({
-      sharedKey: this.sharedKey,
-      clusterPasswords: this.clusterPasswords,
-      release: this.release,
-    });
+    this.registerOutputs({ sharedKey: this.sharedKey, release: this.release });
   }
 }

@@ -137,6 +137,35 @@ export class Pki extends pulumi.ComponentResource {
     return this.issue(name, this.ca, commonName, [], [], CLIENT_USES);
   }
 
+  /**
+   * A client certificate for a key the cluster keeps (an edge's request, read from its stack): only the
+   * certificate is ours. The request's subject is the edge's to choose, so the aggregator admits the
+   * certificate by its key, registered under the cluster's name, never by the name written in it.
+   */
+  public signClientRequest(name: string, certRequestPem: pulumi.Input<string>): pulumi.Output<string> {
+    return this.sign(name, this.ca, certRequestPem, CLIENT_USES);
+  }
+
+  private sign(
+    name: string,
+    ca: Authority,
+    certRequestPem: pulumi.Input<string>,
+    allowedUses: string[],
+  ): pulumi.Output<string> {
+    return new tls.LocallySignedCert(
+      name,
+      {
+        certRequestPem,
+        caPrivateKeyPem: ca.privateKeyPem,
+        caCertPem: ca.certPem,
+        allowedUses,
+        validityPeriodHours: this.args.certValidityHours,
+        earlyRenewalHours: this.args.certRenewalHours,
+      },
+      { parent: this },
+    ).certPem;
+  }
+
   private issue(
     name: string,
     ca: Authority,
@@ -156,18 +185,32 @@ export class Pki extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const cert = new tls.LocallySignedCert(
-      `${name}-cert`,
-      {
-        certRequestPem: csr.certRequestPem,
-        caPrivateKeyPem: ca.privateKeyPem,
-        caCertPem: ca.certPem,
-        allowedUses,
-        validityPeriodHours: this.args.certValidityHours,
-        earlyRenewalHours: this.args.certRenewalHours,
-      },
-      { parent: this },
-    );
-    return { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
+    return {
+      certPem: this.sign(`${name}-cert`, ca, csr.certRequestPem, allowedUses),
+      privateKeyPem: pulumi.secret(key.privateKeyPem),
+    };
   }
+}
+
+/** A forwarding cluster's own key and its certificate request, kept in the cluster's own stack. */
+export interface ClientKeyRequest {
+  /** Secret: it never leaves the stack that made it. */
+  privateKeyPem: pulumi.Output<string>;
+  /** Public: the central reads it from this stack and signs it. */
+  certRequestPem: pulumi.Output<string>;
+}
+
+/** Makes `clusterName`'s forward key and certificate request as children of `parent`. */
+export function clientKeyRequest(
+  name: string,
+  clusterName: string,
+  parent: pulumi.Resource,
+): ClientKeyRequest {
+  const key = new tls.PrivateKey(`${name}-key`, { algorithm: "RSA", rsaBits: 2048 }, { parent });
+  const csr = new tls.CertRequest(
+    `${name}-csr`,
+    { privateKeyPem: key.privateKeyPem, subject: { commonName: clusterName, organization: ORGANIZATION } },
+    { parent },
+  );
+  return { privateKeyPem: pulumi.secret(key.privateKeyPem), certRequestPem: csr.certRequestPem };
 }

@@ -286,6 +286,19 @@ function crossChecks(c: StackConfig): string[] {
       ),
     );
   }
+  if (
+    c.role === "central" &&
+    c.fluentdServiceType === "LoadBalancer" &&
+    c.fluentdLoadBalancerSourceRanges.length === 0
+  ) {
+    out.push(
+      problem(
+        "fluentdLoadBalancerSourceRanges",
+        c.fluentdLoadBalancerSourceRanges,
+        `the CIDR ranges the edges send from when efk:fluentdServiceType is LoadBalancer: an empty list leaves the forward port open to the whole internet. Allowing anywhere must be said: pulumi config set --path 'fluentdLoadBalancerSourceRanges[0]' 0.0.0.0/0 (and '[1]' ::/0)`,
+      ),
+    );
+  }
   if (c.role === "central" && c.edgeClusters.length > 0 && c.fluentdServiceType === "None") {
     out.push(
       problem(

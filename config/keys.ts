@@ -87,6 +87,19 @@ export const CONFIG_KEYS = {
     schema: uniqueList(clusterName),
     roles: CENTRAL,
   },
+  edgeStackName: {
+    type: "string",
+    description:
+      "Central only: the stack of each edge cluster, which the central reads the edge's certificate request (and, with `clientCertAuth: false`, its password) from. `{cluster}` is the cluster's name; `{org}` and `{project}` are this stack's organization and project.",
+    default: "{org}/{project}/{cluster}",
+    schema: z
+      .string()
+      .refine(
+        (v) => v.includes("{cluster}") && STACK_NAME.test(v.replace(/\{(cluster|org|project)\}/g, "x")),
+        "a stack name (stack, project/stack or org/project/stack) with {cluster} in it, such as acme/efk/{cluster}",
+      ),
+    roles: CENTRAL,
+  },
   elasticChartRepo: {
     type: "string",
     description: "Helm repository of the Elasticsearch and Kibana charts.",
@@ -310,7 +323,7 @@ export const CONFIG_KEYS = {
   fluentdLoadBalancerSourceRanges: {
     type: "array",
     description:
-      "CIDR ranges allowed to reach the external LoadBalancer Service (`loadBalancerSourceRanges`); empty means the cloud's default (usually anywhere).",
+      'CIDR ranges allowed to reach the external LoadBalancer Service (`loadBalancerSourceRanges`): the edges\' egress addresses. Required with `fluentdServiceType: LoadBalancer`; to allow anywhere, say so: `["0.0.0.0/0", "::/0"]`.',
     default: [],
     schema: uniqueList(cidr),
     roles: CENTRAL,
@@ -318,8 +331,8 @@ export const CONFIG_KEYS = {
   clientCertAuth: {
     type: "boolean",
     description:
-      "Require a client certificate from every forwarder; the central stack issues one per cluster.",
-    default: false,
+      "Know every forwarder by its client certificate: the central signs the request for the key each edge keeps, and the aggregator refuses, in the TLS handshake, any client without a certificate of a registered cluster's key. `false` falls back to a shared key and a password per cluster (each edge makes its own), and every edge then holds the shared key.",
+    default: true,
     schema: z.boolean(),
     roles: CENTRAL,
   },

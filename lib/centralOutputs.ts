@@ -6,13 +6,37 @@
  */
 import { z } from "zod";
 
-/** Names of the central stack's outputs that edge stacks read. */
+/**
+ * Names of the central stack's outputs that edge stacks read. An edge's state holds every output of the
+ * central stack (a StackReference stores them all), so each of these is something every edge may see.
+ */
 export const CENTRAL_OUTPUTS = {
   endpoint: "forwardEndpoint",
   caCertPem: "caCertPem",
+  /** How edges prove who they are: `certificate` or `user` (see FORWARD_AUTHS). */
+  forwardAuth: "forwardAuth",
+  /** The registered edges, each with the client certificate the central signed for its key (public). */
+  edges: "forwardEdges",
+  /** With `user` only: the forward protocol's shared key, the one secret every edge holds. */
   sharedKey: "forwardSharedKey",
-  edgeCredentials: "edgeCredentials",
+  /** Written by versions before edges made their own keys; read only while a central is migrated. */
+  legacyEdgeCredentials: "edgeCredentials",
 } as const;
+
+/**
+ * Names of an edge stack's outputs that the central stack reads: what it needs to authenticate that edge,
+ * and nothing else of it.
+ */
+export const EDGE_OUTPUTS = {
+  /** The certificate request for the edge's own key (public): the central signs it. */
+  csrPem: "forwardCsrPem",
+  /** With `user` only: the edge's forward password (secret), which the aggregator checks. */
+  password: "forwardPassword",
+} as const;
+
+/** How edges prove who they are to the aggregator. */
+export const FORWARD_AUTHS = ["certificate", "user"] as const;
+export type ForwardAuth = (typeof FORWARD_AUTHS)[number];
 
 const NOT_AN_OBJECT = "it is not an object";
 const filled = (field: string) => {
@@ -32,17 +56,38 @@ export const FORWARD_ENDPOINT = z.object(
 );
 export type ForwardEndpoint = z.output<typeof FORWARD_ENDPOINT>;
 
-/** What an edge cluster needs to forward to the central: everything but the endpoint and CA is secret. */
-export interface EdgeCredentials {
+/** One registered edge in `forwardEdges`: with `certificate`, its signed client certificate. */
+export interface RegisteredEdge {
+  clientCertPem?: string;
+}
+
+/** The central's `forwardEdges`: registered edge names, each with its certificate when there is one. */
+export const REGISTERED_EDGES: z.ZodType<Record<string, RegisteredEdge>> = z.record(
+  z.string(),
+  z.object({ clientCertPem: filled("clientCertPem").optional() }, { error: NOT_AN_OBJECT }),
+  { error: NOT_AN_OBJECT },
+);
+
+export const FORWARD_AUTH = z.enum(FORWARD_AUTHS, { error: `must be one of: ${FORWARD_AUTHS.join(", ")}` });
+
+/** A PEM certificate request, as an edge exports it. */
+export const CSR_PEM = filled("forwardCsrPem").refine(
+  (v) => v.includes("-----BEGIN CERTIFICATE REQUEST-----"),
+  {
+    error: "forwardCsrPem must be a PEM certificate request",
+  },
+);
+
+/** What an edge of an older version read from `edgeCredentials` (migration only). */
+export interface LegacyEdgeCredentials {
   username: string;
   password: string;
-  /** Present, with the key, when the aggregator requires client certificates. */
   clientCertPem?: string;
   clientKeyPem?: string;
 }
 
-/** One cluster's entry of `edgeCredentials`: its own name as user, a password, a certificate with its key or neither. */
-export function edgeCredentialsSchema(clusterName: string): z.ZodType<EdgeCredentials> {
+/** One cluster's entry of the legacy `edgeCredentials`. */
+export function legacyEdgeCredentialsSchema(clusterName: string): z.ZodType<LegacyEdgeCredentials> {
   const pem = (field: string) => filled(field).optional();
   return z
     .object(

@@ -29,6 +29,11 @@ export const KIBANA_PORT = 5601;
 /** fluentd chart: fullname is `<release>` when the release name contains the chart name. */
 export const FLUENTD_FULLNAME = RELEASES.fluentd;
 export const FLUENTD_FORWARD_PORT = 24224;
+/** fluentd chart: the aggregator pods' labels (_helpers.tpl `fluentd.selectorLabels`; no nameOverride). */
+export const FLUENTD_SELECTOR_LABELS = {
+  "app.kubernetes.io/name": "fluentd",
+  "app.kubernetes.io/instance": RELEASES.fluentd,
+} as const;
 
 /** The in-cluster DNS names of a Service, shortest first. */
 export function serviceDnsNames(service: string, namespace: string): string[] {

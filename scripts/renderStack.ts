@@ -13,6 +13,7 @@ import {
 } from "../lib/offline";
 import { ALERT_RULES_CONFIGMAP, DASHBOARD_CONFIGMAP, RULES_FILE } from "../components/monitoring";
 import { fluentBitConfFile, type FluentBitConfig } from "../lib/render/fluentBit";
+import { EDGE_OUTPUTS } from "../lib/centralOutputs";
 
 /** What a placeholder says in place of a value only a deployment can produce. */
 export const PLACEHOLDER = {
@@ -89,6 +90,17 @@ function centralStackFile(centralStack: string): string {
   return centralStack.split("/").pop() as string;
 }
 
+/** What an edge stack exports once it has run: its key request, and its password (secret). */
+function edgeStandIn(stack: string): StackOutputsSnapshot {
+  return {
+    outputs: {
+      [EDGE_OUTPUTS.csrPem]: PLACEHOLDER.pem("CERTIFICATE REQUEST", `${stack} ${EDGE_OUTPUTS.csrPem}`),
+      [EDGE_OUTPUTS.password]: PLACEHOLDER.secret(stack, EDGE_OUTPUTS.password),
+    },
+    secretOutputNames: [EDGE_OUTPUTS.password],
+  };
+}
+
 export interface RenderArgs {
   projectDir: string;
   stack: string;
@@ -104,7 +116,8 @@ export async function renderStack(args: RenderArgs): Promise<string[]> {
   const declared = installOfflineEngine({
     secret: (_type, name, field) => PLACEHOLDER.secret(name, field),
     pem: (kind, name) => PLACEHOLDER.pem(kind, name),
-    stack: (name) => others.get(name),
+    // A stack the render has no file for is an edge a central reads: what its first `pulumi up` exports.
+    stack: (name) => others.get(name) ?? edgeStandIn(name),
   });
 
   const config = readStackConfig(args.projectDir, args.stack);

@@ -1,5 +1,5 @@
 import { setStackConfig } from "../lib/offline";
-import { recorded, resetMocks, settle, stackReferences } from "./mocks";
+import { edgeStacks, recorded, resetMocks, settle, stackReferences } from "./mocks";
 import type { StackOutputs } from "../program";
 
 /** Mocked stacks that StackReference can read: outputs and which of them are secret. */
@@ -9,7 +9,6 @@ export type StackRefs = Record<string, { outputs: Record<string, unknown>; secre
 export const CENTRAL_STACK = "acme/efk/central";
 export const CENTRAL_CA = "-----BEGIN CERTIFICATE-----\ncentral-ca\n-----END CERTIFICATE-----\n";
 export const CENTRAL_SHARED_KEY = "central-shared-key-value";
-export const EDGE_PASSWORD = "prod-eu-password-value";
 
 /** An edge stack "prod-eu" in namespace "logs", reading CENTRAL_STACK. */
 export const EDGE_CONFIG: Record<string, string> = {
@@ -19,9 +18,15 @@ export const EDGE_CONFIG: Record<string, string> = {
   namespace: "logs",
 };
 
-/** A mocked central stack that exports `credentials` as its edgeCredentials; `extra` adds or overrides outputs. */
+/** What `forwardEdges` says of prod-eu once the central has signed its request. */
+export const EDGE_CLIENT_CERT = "-----BEGIN CERTIFICATE-----\nprod-eu-client\n-----END CERTIFICATE-----\n";
+
+/**
+ * A mocked central stack of this version: clusters known by certificate, `edges` its registered edges
+ * (`forwardEdges`); `extra` adds or overrides outputs.
+ */
 export function centralRef(
-  credentials: Record<string, unknown>,
+  edges: Record<string, unknown> = { "prod-eu": { clientCertPem: EDGE_CLIENT_CERT } },
   extra: Record<string, unknown> = {},
 ): StackRefs {
   return {
@@ -29,11 +34,32 @@ export function centralRef(
       outputs: {
         forwardEndpoint: { host: "logs.example.com", port: 24224, serverName: "logs.example.com" },
         caCertPem: CENTRAL_CA,
-        forwardSharedKey: CENTRAL_SHARED_KEY,
-        edgeCredentials: credentials,
+        forwardAuth: "certificate",
+        forwardEdges: edges,
         ...extra,
       },
-      secretOutputNames: ["forwardSharedKey", "edgeCredentials"],
+      secretOutputNames: Object.hasOwn(extra, "forwardSharedKey") ? ["forwardSharedKey"] : [],
+    },
+  };
+}
+
+/** A mocked central of this version that knows clusters by user: the shared key is its one secret output. */
+export function userCentralRef(edges: Record<string, unknown> = { "prod-eu": {} }): StackRefs {
+  return centralRef(edges, { forwardAuth: "user", forwardSharedKey: CENTRAL_SHARED_KEY });
+}
+
+/** A mocked central of the version before edges made their own keys: it exported their credentials. */
+export function legacyCentralRef(credentials: Record<string, unknown>): StackRefs {
+  return {
+    [CENTRAL_STACK]: {
+      outputs: {
+        forwardEndpoint: { host: "logs.example.com", port: 24224, serverName: "logs.example.com" },
+        caCertPem: CENTRAL_CA,
+        forwardSharedKey: CENTRAL_SHARED_KEY,
+        edgeCredentials: credentials,
+        elasticPassword: "legacy-elastic-password",
+      },
+      secretOutputNames: ["forwardSharedKey", "edgeCredentials", "elasticPassword"],
     },
   };
 }
@@ -42,6 +68,7 @@ export function centralRef(
 export const CENTRAL_CONFIG: Record<string, string> = {
   role: "central",
   clusterName: "hub",
+  fluentdLoadBalancerSourceRanges: '["0.0.0.0/0"]',
 };
 
 /**
@@ -51,8 +78,10 @@ export const CENTRAL_CONFIG: Record<string, string> = {
 export async function runProgram(
   config: Record<string, string>,
   refs: StackRefs = {},
+  opts: { edgeStacksRan?: boolean } = {},
 ): Promise<StackOutputs> {
   resetMocks();
+  edgeStacks.ranFirst = opts.edgeStacksRan ?? true;
   for (const [stack, ref] of Object.entries(refs)) {
     stackReferences.set(stack, ref);
   }
@@ -69,9 +98,10 @@ export async function runProgram(
 export async function runProgramExpectingError(
   config: Record<string, string>,
   refs: StackRefs = {},
+  opts: { edgeStacksRan?: boolean } = {},
 ): Promise<{ error: Error; registered: number }> {
   try {
-    await runProgram(config, refs);
+    await runProgram(config, refs, opts);
   } catch (e) {
     await settle();
     return { error: e as Error, registered: recorded.length };

@@ -19,6 +19,29 @@ export const secretValues = new Set<string>();
 /** Outputs of mocked stacks that StackReference reads, keyed by stack name. */
 export const stackReferences = new Map<string, StackOutputsSnapshot>();
 
+/**
+ * Edge stacks that have run, under the default efk:edgeStackName (`organization/efk/<cluster>` under the
+ * mocks): each exports its key request and its password. A test that needs an edge stack missing turns this
+ * off, or names the stack in `stackReferences` itself.
+ */
+export const edgeStacks = { ranFirst: true };
+
+/** What an edge stack of `cluster` exports once it has run (its password is remembered as a secret). */
+export function edgeStackOutputs(cluster: string): StackOutputsSnapshot {
+  return {
+    outputs: {
+      forwardCsrPem: `-----BEGIN CERTIFICATE REQUEST-----\nmock-csr-edge-${cluster}\n-----END CERTIFICATE REQUEST-----\n`,
+      forwardPassword: remember(`edge-password-${cluster}`),
+    },
+    secretOutputNames: ["forwardPassword"],
+  };
+}
+
+function edgeStack(name: string): StackOutputsSnapshot | undefined {
+  const m = /^organization\/efk\/([a-z0-9-]+)$/.exec(name);
+  return edgeStacks.ranFirst && m ? edgeStackOutputs(m[1]) : undefined;
+}
+
 function remember(value: string): string {
   secretValues.add(value);
   return value;
@@ -42,7 +65,7 @@ export const recorded = installOfflineEngine(
       const what = { CERTIFICATE: "cert", "CERTIFICATE REQUEST": "csr", "PUBLIC KEY": "pub" }[kind];
       return `-----BEGIN ${kind}-----\nmock-${what}-${name}\n-----END ${kind}-----\n`;
     },
-    stack: (name) => stackReferences.get(name),
+    stack: (name) => stackReferences.get(name) ?? edgeStack(name),
   },
   "efk",
   "test",
@@ -52,6 +75,7 @@ export const recorded = installOfflineEngine(
 export function resetMocks(): void {
   recorded.length = 0;
   stackReferences.clear();
+  edgeStacks.ranFirst = true;
 }
 
 /** Waits until the program's resource registrations have all reached the mock engine. */

@@ -12,8 +12,12 @@ export const EFK_METRICS = {
   recordsIn: "efk_fluentd_records_in_total",
   /** Records Elasticsearch refused for good, written to the dead-letter file, by `cluster`. */
   deadLetters: "efk_fluentd_dead_letter_records_total",
-  /** Forward connections refused, by `reason` (shared_key, user_password, anonymous, client_certificate). */
+  /** Forward connections refused, by `reason` (see REFUSAL_REASONS in lib/render/fluentd.ts). */
   refusals: "efk_fluentd_forward_refusals_total",
+  /** Forward connections closed for a message over the size limit, by `cluster` (`unauthenticated` before the handshake). */
+  oversizedMessages: "efk_fluentd_forward_oversized_messages_total",
+  /** Records whose `cluster` field named another cluster than their authenticated sender, by sender `cluster`. */
+  impersonations: "efk_fluentd_forward_impersonated_records_total",
 } as const;
 
 /** fluent-plugin-prometheus `prometheus_output_monitor` (gauges, labels `plugin_id` and `type`). */

@@ -71,6 +71,8 @@ export interface FluentBitConfInput {
     caFile: string;
     /** Client certificate and key files, when the aggregator requires them. */
     clientCert?: { certFile: string; keyFile: string };
+    /** Log in with the shared key and this cluster's user (when the aggregator knows clusters by user). */
+    userAuth: boolean;
   };
   /** Disk the output may fill while the aggregator is unreachable; past it the oldest chunks are dropped. */
   bufferLimitBytes: number;
@@ -156,6 +158,18 @@ export const KEEPALIVE_MAX_RECYCLE = 100;
 
 /** The forward output's alias: the `name` label of its metrics. */
 export const FLUENT_BIT_OUTPUT_ALIAS = "to_aggregator";
+
+function userAuth(c: FluentBitConfInput): Entry[] {
+  if (!c.forward.userAuth) {
+    return [];
+  }
+  return [
+    ["Self_Hostname", forwardSelfHostname(c.clusterName)],
+    ["Shared_Key", `\${${FLUENT_BIT_ENV.sharedKey}}`],
+    ["Username", c.clusterName],
+    ["Password", `\${${FLUENT_BIT_ENV.password}}`],
+  ];
+}
 
 export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
   const state = FLUENT_BIT_PATHS.stateDir;
@@ -248,10 +262,8 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
       ["Tag", forwardTag(c.clusterName)],
       ["Host", c.forward.host],
       ["Port", c.forward.port],
-      ["Self_Hostname", forwardSelfHostname(c.clusterName)],
-      ["Shared_Key", `\${${FLUENT_BIT_ENV.sharedKey}}`],
-      ["Username", c.clusterName],
-      ["Password", `\${${FLUENT_BIT_ENV.password}}`],
+      // With client certificates the key is the identity: no forward handshake, no secret but the key.
+      ...userAuth(c),
       // Records leave the disk buffer only once the aggregator has written them to its own.
       ["Require_Ack_Response", "On"],
       ["net.io_timeout", `${IO_TIMEOUT_SECONDS}s`],
@@ -276,7 +288,9 @@ export function renderFluentBitConfig(c: FluentBitConfInput): FluentBitConfig {
       // disk instead; the input's pause settings bound memory, and a paused tail lets rotated files go.
       ["storage.total_limit_size", c.bufferLimitBytes],
     ],
-    "The aggregator: TLS with certificate and host name verified, shared key, this cluster's user.",
+    c.forward.userAuth
+      ? "The aggregator: TLS with certificate and host name verified, shared key, this cluster's user."
+      : "The aggregator: TLS with certificate and host name verified; this cluster's own key is its identity.",
   );
   const customParsers = section(
     "PARSER",

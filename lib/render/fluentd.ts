@@ -7,6 +7,8 @@ import { directive, fromEnv, renderDirectives, type Directive } from "./directiv
 /** Where the aggregator's files are, inside its container (the chart mounts the buffer volume at /var/log/fluent). */
 export const FLUENTD_PATHS = {
   tlsDir: "/fluentd/tls",
+  /** The registered clusters' client certificates, one `<cluster>.crt` each. */
+  clientsDir: "/fluentd/clients",
   bufferDir: "/var/log/fluent/buffer",
   deadLetterDir: "/var/log/fluent/dead-letter",
 } as const;
@@ -26,6 +28,44 @@ export function clusterPasswordEnv(cluster: string): string {
 /** The aggregator's forward `self_hostname`; clients must use a different one or the handshake fails. */
 export const AGGREGATOR_HOSTNAME = "efk-aggregator";
 
+/**
+ * How the aggregator knows which cluster sends: `certificate` (the default), by the client certificate's
+ * key, each registered cluster's certificate a file `<cluster>.crt` in `certsDir`; or `user`, by the
+ * forward user and password each cluster logs in with (with the shared key).
+ */
+export type ForwardIdentity =
+  | {
+      kind: "certificate";
+      /** The CA that signs the clusters' certificates. */
+      caPath: string;
+      certsDir: string;
+    }
+  | { kind: "user" };
+
+/**
+ * TLS 1.2 suites with forward secrecy and authenticated encryption only (OpenSSL names, ECDHE key
+ * exchange, GCM or ChaCha20-Poly1305); TLS 1.3's own suites all are. Fluentd's default list also offers
+ * static-RSA CBC suites such as AES128-SHA.
+ */
+export const FORWARD_TLS_CIPHERS = [
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+].join(":");
+
+/**
+ * The largest forward message a sender may send, in bytes, before its connection is closed. Fluent Bit
+ * sends one chunk per message: at most 2,048,000 bytes (FLB_INPUT_CHUNK_FS_MAX_SIZE) plus the record that
+ * passes it, a line of up to 1 MiB (`Buffer_Max_Size`) and its metadata. Twice that, rounded up: an
+ * agent's message never comes near it, and a connection can make its worker hold no more than this.
+ */
+export const FORWARD_MESSAGE_LIMIT_BYTES = 8 * 2 ** 20;
+/** Before the forward handshake: a PING is under 1 KB; one TLS record. */
+export const FORWARD_HANDSHAKE_LIMIT_BYTES = 16 * 2 ** 10;
+
 export interface FluentdConfInput {
   forwardPort: number;
   /** Prometheus metrics port; the chart's probes call /metrics on it. */
@@ -33,9 +73,8 @@ export interface FluentdConfInput {
   tls: {
     certPath: string;
     keyPath: string;
-    /** CA that signs client certificates; set to require one from every client. */
-    clientCaPath?: string;
   };
+  identity: ForwardIdentity;
   /** Clusters allowed to forward, each logging in with its own name and password. */
   clusters: string[];
   elasticsearch: {
@@ -73,32 +112,62 @@ export function dataStreamName(prefix: string, cluster: string): string {
 }
 
 function forwardSource(c: FluentdConfInput): Directive {
+  const byCertificate = c.identity.kind === "certificate" ? c.identity : undefined;
   const transport = directive("transport", "tls", {
     cert_path: c.tls.certPath,
     private_key_path: c.tls.keyPath,
     // Both ends otherwise pin TLS 1.2 exactly; allow 1.3 for clients that offer it.
     min_version: "TLSv1_2",
     max_version: "TLSv1_3",
-    ca_path: c.tls.clientCaPath,
-    client_cert_auth: c.tls.clientCaPath ? true : undefined,
+    ciphers: FORWARD_TLS_CIPHERS,
+    // A client without a certificate from our CA is refused in the TLS handshake.
+    ca_path: byCertificate?.caPath,
+    client_cert_auth: byCertificate ? true : undefined,
   });
-  const users = c.clusters.map((cluster) =>
-    directive("user", undefined, { username: cluster, password: fromEnv(clusterPasswordEnv(cluster)) }),
-  );
-  const security = directive(
-    "security",
-    undefined,
-    { self_hostname: AGGREGATOR_HOSTNAME, shared_key: fromEnv(FLUENTD_ENV.sharedKey), user_auth: true },
-    users,
-  );
+  // With certificates a cluster's key is its identity, and a shared key or password would add a secret
+  // every edge must hold and nothing else.
+  const security = byCertificate
+    ? []
+    : [
+        directive(
+          "security",
+          undefined,
+          { self_hostname: AGGREGATOR_HOSTNAME, shared_key: fromEnv(FLUENTD_ENV.sharedKey), user_auth: true },
+          c.clusters.map((cluster) =>
+            directive("user", undefined, { username: cluster, password: fromEnv(clusterPasswordEnv(cluster)) }),
+          ),
+        ),
+      ];
   return directive(
     "source",
     undefined,
-    { "@type": "forward", "@id": "in_forward", "@label": "@EFK", bind: "0.0.0.0", port: c.forwardPort },
-    [transport, security],
-    "Fluent Bit on every cluster: TLS, shared key, and one user per registered cluster.",
+    [
+      ["@type", "efk_forward"],
+      ["@id", "in_forward"],
+      ["@label", "@EFK"],
+      ["bind", "0.0.0.0"],
+      ["port", c.forwardPort],
+      ["identity", c.identity.kind],
+      ["client_certs_dir", byCertificate?.certsDir],
+      ["message_limit", FORWARD_MESSAGE_LIMIT_BYTES],
+      ["handshake_limit", FORWARD_HANDSHAKE_LIMIT_BYTES],
+      ["tag_prefix", FORWARD_TAG_PREFIX],
+      ["record_key", RECORD_FIELDS.cluster],
+      ["oversized_metric", EFK_METRICS.oversizedMessages],
+      ["impersonation_metric", EFK_METRICS.impersonations],
+    ],
+    [transport, ...security],
+    byCertificate
+      ? "Fluent Bit on every cluster: TLS with a client certificate whose key a registered cluster holds."
+      : "Fluent Bit on every cluster: TLS, shared key, and one user per registered cluster.",
   );
 }
+
+/**
+ * The forward input emits every event as `<prefix>.<cluster>`, the cluster its sender authenticated as;
+ * the pipeline reads the cluster from the tag, never from the record.
+ */
+export const FORWARD_TAG_PREFIX = "efk";
 
 /**
  * A rotated file's name (`0.log.20261129-103000`) back to the container log's (`0.log`), so that a line
@@ -113,17 +182,16 @@ export const ROTATION_SUFFIX_RUBY = "/[.]log[.][0-9]{8}-[0-9]{6}$/";
  * its one expression once, and the rotation suffix is a plain regular-expression replacement).
  */
 function clusterFilter(clusters: string[]): Directive {
-  // Only registered names become data streams: a typo or a hostile value cannot create new ones. \A and \z,
-  // not ^ and $, which match at any line break in Ruby.
+  // The forward input admits registered clusters only; checked again here, so that no other name can
+  // ever become a data stream. \A and \z, not ^ and $, which match at any line break in Ruby.
   const known = `/\\A(?:${clusters.join("|")})\\z/`;
-  const cluster = `record['${RECORD_FIELDS.cluster}']`;
   return directive(
     "filter",
     "**",
     { "@type": "record_modifier" },
     [
       directive("record", undefined, {
-        [RECORD_FIELDS.cluster]: `\${${cluster}.is_a?(String) && ${cluster}.match?(${known}) ? ${cluster} : '${UNREGISTERED_CLUSTER}'}`,
+        [RECORD_FIELDS.cluster]: `\${tag_parts[1].match?(${known}) ? tag_parts[1] : '${UNREGISTERED_CLUSTER}'}`,
       }),
       directive("replace", undefined, {
         key: RECORD_FIELDS.file,
@@ -131,7 +199,8 @@ function clusterFilter(clusters: string[]): Directive {
         replace: ".log",
       }),
     ],
-    "The data stream is chosen by the record's cluster field; a rotated file is named as the container's log.",
+    "The cluster is the one the sender authenticated as (the tag), whatever the record says; a rotated\n" +
+      "file is named as the container's log.",
   );
 }
 
@@ -301,17 +370,19 @@ done
 `;
 
 /**
- * Our Fluentd plugin: the `efk_count` filter, a Prometheus counter of the records passing through by one
- * record field, counted once per event stream. The prometheus filter it replaces copied every record to
- * label it. It is mounted into the image's plugin directory, which the image's entrypoint loads (`-p`).
+ * Our Fluentd plugins, mounted into the image's plugin directory, which the image's entrypoint loads
+ * (`-p`): the `efk_count` filter, a Prometheus counter of the records passing through by one record field,
+ * counted once per event stream (the prometheus filter it replaces copied every record to label it); and
+ * the `efk_forward` input, in_forward with the sender's identity and bounded messages.
  */
-export const FLUENTD_PLUGIN = {
-  file: "filter_efk_count.rb",
-  dir: "/fluentd/plugins",
-  source: fs.readFileSync(path.join(__dirname, "plugins", "filter_efk_count.rb"), "utf8"),
-} as const;
+export const FLUENTD_PLUGINS = ["filter_efk_count.rb", "in_efk_forward.rb"].map((file) => ({
+  file,
+  source: fs.readFileSync(path.join(__dirname, "plugins", file), "utf8"),
+}));
+/** The image's plugin directory. */
+export const FLUENTD_PLUGIN_DIR = "/fluentd/plugins";
 
-/** A counter of the records passing through, labelled by the record field `key` (see FLUENTD_PLUGIN). */
+/** A counter of the records passing through, labelled by the record field `key` (see FLUENTD_PLUGINS). */
 function counter(name: string, desc: string, key: string, match = "**"): Directive {
   return directive("filter", match, { "@type": "efk_count", metric_name: name, desc, key });
 }
@@ -364,6 +435,9 @@ export const REFUSAL_REASONS = [
   { reason: "shared_key", pattern: "Shared key mismatch" },
   { reason: "user_password", pattern: "Authentication failed" },
   { reason: "anonymous", pattern: "Anonymous client disallowed" },
+  { reason: "unregistered_certificate", pattern: "Client certificate not registered" },
+  { reason: "message_size", pattern: "Message over the size limit" },
+  { reason: "message_format", pattern: "Message format refused" },
   {
     reason: "client_certificate",
     pattern: "did not return a certificate|certificate verify failed|certificate required|unknown ca|bad certificate",

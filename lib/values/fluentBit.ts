@@ -37,6 +37,8 @@ export interface FluentBitValuesInput extends FluentBitSettings {
   endpoint: ForwardEndpoint;
   /** Whether the aggregator requires a client certificate (then the TLS Secret holds tls.crt and tls.key). */
   clientCert: boolean;
+  /** Whether the agent logs in with the shared key and a password (from the credentials Secret). */
+  userAuth: boolean;
 }
 
 export function fluentBitConfig(v: FluentBitValuesInput): FluentBitConfig {
@@ -51,6 +53,7 @@ export function fluentBitConfig(v: FluentBitValuesInput): FluentBitConfig {
       clientCert: v.clientCert
         ? { certFile: tls(SECRETS.fluentBitTls.keys.cert), keyFile: tls(SECRETS.fluentBitTls.keys.key) }
         : undefined,
+      userAuth: v.userAuth,
     },
     bufferLimitBytes: quantityBytes(v.bufferSize),
     backfillHours: v.backfillHours,
@@ -64,6 +67,13 @@ export function fluentBitConfig(v: FluentBitValuesInput): FluentBitConfig {
 /** The chart and the one version these values are written for (see `PinnedChart`). */
 export const FLUENT_BIT_CHART = { chart: "fluent-bit", version: "0.58.1" } as const;
 
+/**
+ * The agents' PriorityClass, which the program creates (cluster-wide): above every workload (0 unless
+ * classed) and below the system classes (2,000,000,000 and up). On a full node the scheduler makes room
+ * for the agent by preempting lower pods, and never preempts the agent for them.
+ */
+export const NODE_AGENT_PRIORITY_CLASS = { name: "efk-node-agent", value: 1_000_000 } as const;
+
 /** Values for the fluent/fluent-bit 0.58.1 chart: a DaemonSet on every node, host logs read-only. */
 export function fluentBitValues(v: FluentBitValuesInput): Record<string, unknown> {
   const hostPath = (path: string, type?: string) => ({ hostPath: { path, ...(type ? { type } : {}) } });
@@ -75,7 +85,8 @@ export function fluentBitValues(v: FluentBitValuesInput): Record<string, unknown
     testFramework: { enabled: false },
     config: fluentBitConfig(v),
     podAnnotations: scrapeAnnotations(v.metrics, SCRAPE.fluentBit),
-    envFrom: [{ secretRef: { name: SECRETS.fluentBitEnv.name } }],
+    // The shared key and password, when the agent logs in with them; a client certificate needs neither.
+    envFrom: v.userAuth ? [{ secretRef: { name: SECRETS.fluentBitEnv.name } }] : [],
     // Host logs read-only; state (offsets, buffered chunks) in a directory of its own.
     daemonSetVolumes: [
       { name: "varlog", ...hostPath("/var/log") },
@@ -93,7 +104,12 @@ export function fluentBitValues(v: FluentBitValuesInput): Record<string, unknown
     extraVolumeMounts: [{ name: "tls", mountPath: FLUENT_BIT_PATHS.tlsDir, readOnly: true }],
     // Every node, tainted ones included: logs from any node are wanted.
     tolerations: [{ operator: "Exists" }],
+    // A node's logs are read only while its agent runs there (_pod.tpl: `priorityClassName:` on the pod).
+    priorityClassName: NODE_AGENT_PRIORITY_CLASS.name,
     resources: { requests: { cpu: v.cpu, memory: v.memory }, limits: { memory: v.memory } },
+    // The pod's (_pod.tpl: `securityContext:` from podSecurityContext); the agent runs as root to read the
+    // host's logs, so the runtime's syscall filter stays on.
+    podSecurityContext: { seccompProfile: { type: "RuntimeDefault" } },
     securityContext: {
       readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false,

@@ -1,11 +1,18 @@
 import { sha256Hex } from "../digest";
-import { FLUENTD_FORWARD_PORT, FLUENTD_FULLNAME, elasticsearchUrl, type MetricsStyle } from "../names";
+import {
+  FLUENTD_FORWARD_PORT,
+  FLUENTD_FULLNAME,
+  FLUENTD_SELECTOR_LABELS,
+  elasticsearchUrl,
+  type MetricsStyle,
+} from "../names";
 import { SCRAPE } from "../monitoring/metrics";
 import { scrapeAnnotations } from "../monitoring/scrape";
 import { quantityBytes } from "../quantity";
 import {
   BUFFER_WORKERS_SCRIPT,
-  FLUENTD_PLUGIN,
+  FLUENTD_PLUGIN_DIR,
+  FLUENTD_PLUGINS,
   FLUENTD_PATHS,
   bufferDirs,
   fluentdMainConf,
@@ -32,10 +39,34 @@ const FLUENTD_IMAGE = "fluent/fluentd-kubernetes-daemonset";
 const FLUENTD_VOLUME_DIR = "/var/log/fluent";
 
 /**
+ * The `fluent` user and group of the image, which it does not run as: fluent/fluentd's v1.19/debian
+ * Dockerfile makes them with `groupadd -r` / `useradd -r` on a base without other system accounts, so both
+ * get Debian's first system id, 999; fluentd-kubernetes-daemonset's Dockerfile then sets `USER root`.
+ */
+export const FLUENTD_IMAGE_UID = 999;
+
+/**
+ * Where Fluentd keeps chunks it evacuates (a chunk an output can never send, a broken buffer file). Its
+ * default, /tmp/fluent (`DEFAULT_BACKUP_DIR` in fluentd's env.rb, unless FLUENT_BACKUP_DIR is set), would
+ * be in the pod's memory (/tmp is a tmpfs here) and gone with the pod; on the volume they stay with the buffer.
+ */
+export const FLUENTD_BACKUP_DIR = `${FLUENTD_VOLUME_DIR}/backup`;
+
+/** No capability, no privilege escalation, nothing written outside the volumes: Fluentd and its init container. */
+const CONTAINER_SECURITY_CONTEXT = {
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ["ALL"] },
+};
+
+/**
  * The ConfigMap the program creates for the chart's main configuration (`fluentdMainFiles`): our
  * fluent.conf, the init container's script and our plugin.
  */
 export const FLUENTD_MAIN_CONFIGMAP = `${FLUENTD_FULLNAME}-main-efk`;
+
+/** The registered clusters' client certificates, `<cluster>.crt` each, that the forward input admits. */
+export const FLUENTD_CLIENTS_CONFIGMAP = `${FLUENTD_FULLNAME}-clients`;
 
 /** The share of the buffer volume the file buffer may fill; the rest is headroom for chunk files in flight. */
 export const BUFFER_SHARE_OF_VOLUME = 0.8;
@@ -76,8 +107,10 @@ export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string
     tls: {
       certPath: tls(SECRETS.fluentdTls.keys.cert),
       keyPath: tls(SECRETS.fluentdTls.keys.key),
-      clientCaPath: v.clientCertAuth ? tls(SECRETS.fluentdTls.keys.ca) : undefined,
     },
+    identity: v.clientCertAuth
+      ? { kind: "certificate", caPath: tls(SECRETS.fluentdTls.keys.ca), certsDir: FLUENTD_PATHS.clientsDir }
+      : { kind: "user" },
     clusters: v.clusters,
     elasticsearch: {
       host: es.hostname,
@@ -100,13 +133,13 @@ const BUFFER_WORKERS_FILE = "buffer-workers.sh";
 
 /**
  * The program's main ConfigMap: our fluent.conf, the script that hands a gone worker's chunks on, and our
- * counter plugin.
+ * plugins.
  */
 export function fluentdMainFiles(v: Pick<FluentdValuesInput, "workers">): Record<string, string> {
   return {
     "fluent.conf": fluentdMainConf(v.workers),
     [BUFFER_WORKERS_FILE]: BUFFER_WORKERS_SCRIPT,
-    [FLUENTD_PLUGIN.file]: FLUENTD_PLUGIN.source,
+    ...Object.fromEntries(FLUENTD_PLUGINS.map((p) => [p.file, p.source])),
   };
 }
 
@@ -142,17 +175,29 @@ export function fluentdValues(v: FluentdValuesInput, tlsChecksum = ""): Record<s
     env: [
       { name: "LD_PRELOAD", value: JEMALLOC_IN_IMAGE },
       { name: "MALLOC_CONF", value: JEMALLOC_CONF },
+      { name: "FLUENT_BACKUP_DIR", value: FLUENTD_BACKUP_DIR },
     ],
-    volumes: [{ name: "tls", secret: { secretName: SECRETS.fluentdTls.name, defaultMode: 0o400 } }],
+    volumes: [
+      // 0400, and group-readable through fsGroup (the kubelet adds g+r): Fluentd does not run as root.
+      { name: "tls", secret: { secretName: SECRETS.fluentdTls.name, defaultMode: 0o400 } },
+      // /tmp, the root filesystem being read-only: Fluentd's lock directory and ServerEngine's socket. In
+      // memory because a tmpfs root is 1777: Ruby's Dir.tmpdir refuses a world-writable directory without
+      // the sticky bit, which a disk emptyDir (0777) is, and Fluentd then cannot start.
+      { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
+      // The registered clusters' certificates (public): who may send, by key.
+      ...(v.clientCertAuth ? [{ name: "clients", configMap: { name: FLUENTD_CLIENTS_CONFIGMAP } }] : []),
+    ],
     volumeMounts: [
       { name: "tls", mountPath: FLUENTD_PATHS.tlsDir, readOnly: true },
-      // Our plugin, beside the image's own plugins (a file, not the directory).
-      {
+      { name: "tmp", mountPath: "/tmp" },
+      // Our plugins, beside the image's own plugins (files, not the directory).
+      ...FLUENTD_PLUGINS.map((p) => ({
         name: MAIN_CONFIG_VOLUME,
-        mountPath: `${FLUENTD_PLUGIN.dir}/${FLUENTD_PLUGIN.file}`,
-        subPath: FLUENTD_PLUGIN.file,
+        mountPath: `${FLUENTD_PLUGIN_DIR}/${p.file}`,
+        subPath: p.file,
         readOnly: true,
-      },
+      })),
+      ...(v.clientCertAuth ? [{ name: "clients", mountPath: FLUENTD_PATHS.clientsDir, readOnly: true }] : []),
     ],
     fileConfigs: fluentdFileConfigs(v),
     // Our fluent.conf (it counts refused forward connections, and sets the workers); the chart's checksum
@@ -160,7 +205,8 @@ export function fluentdValues(v: FluentdValuesInput, tlsChecksum = ""): Record<s
     mainConfigMapNameOverride: FLUENTD_MAIN_CONFIGMAP,
     podAnnotations: {
       "efk-pulumi/main-config-checksum": sha256Hex(JSON.stringify(fluentdMainFiles(v))),
-      // Fluentd reads its certificate and CA at start only: a renewed one must restart it.
+      // Fluentd reads its certificate, its CA and the clusters' certificates at start only: a renewed or
+      // revoked one must restart it.
       ...(tlsChecksum ? { "efk-pulumi/tls-checksum": tlsChecksum } : {}),
       ...scrapeAnnotations(v.metrics, SCRAPE.fluentd),
     },
@@ -182,13 +228,36 @@ export function fluentdValues(v: FluentdValuesInput, tlsChecksum = ""): Record<s
           { name: `${FLUENTD_FULLNAME}-buffer`, mountPath: FLUENTD_VOLUME_DIR },
         ],
         resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } },
-        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+        securityContext: CONTAINER_SECURITY_CONTEXT,
       },
     ],
     resources: { requests: { cpu: v.cpu, memory: v.memory }, limits: { memory: v.memory } },
     // Time to flush the buffer at shutdown; what is left stays on the volume.
     terminationGracePeriodSeconds: 120,
-    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+    // The pod's, so the init container runs the same way (_pod.tpl: `securityContext:
+    // {{- toYaml .Values.podSecurityContext }}` on the pod). fsGroup gives the fluent group the volume and
+    // the 0400 TLS files, also a volume written by earlier, root-run pods; OnRootMismatch skips relabelling
+    // every chunk file at each start once the volume's root is ours.
+    podSecurityContext: {
+      runAsNonRoot: true,
+      runAsUser: FLUENTD_IMAGE_UID,
+      runAsGroup: FLUENTD_IMAGE_UID,
+      fsGroup: FLUENTD_IMAGE_UID,
+      fsGroupChangePolicy: "OnRootMismatch",
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    securityContext: CONTAINER_SECURITY_CONTEXT,
+    // Replicas over nodes and zones, softly (ScheduleAnyway): a hard rule also counts the nodes a pod cannot
+    // use (full, or tainted) as empty domains and then leaves a replica Pending, and a restarted pod must
+    // stay in its volume's zone. Soft, 3 replicas on 2 nodes run 2 + 1. (_pod.tpl renders the list as is.)
+    topologySpreadConstraints: ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map(
+      (topologyKey) => ({
+        maxSkew: 1,
+        topologyKey,
+        whenUnsatisfiable: "ScheduleAnyway",
+        labelSelector: { matchLabels: FLUENTD_SELECTOR_LABELS },
+      }),
+    ),
     // A boolean: the chart tests the value's truth, and the string "false" is true.
     dashboards: { enabled: false },
   };

@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ID_SEED_FIELDS, RECORD_FIELDS } from "../../lib/records";
 import { FLUENTD_WRITER_ROLE, FLUENTD_WRITER_USER } from "../../lib/values/elasticsearch";
-import { makeTestPki, type TestPki } from "./support/certs";
+import { makeTestPki, type CertPair, type TestPki } from "./support/certs";
 import { EsStandin } from "./support/esStandin";
 import {
   assertBundleInstalled,
@@ -54,11 +54,13 @@ import {
 const SERVER_NAME = "logs.efk.test";
 const TOKEN = "service-account-token";
 const SECRETS = TEST_SECRETS;
+/** The defaults: clusters known by their client certificates. */
 const CENTRAL = {
   role: "central",
   clusterName: "hub",
   edgeClusters: ["edge-a"],
   fluentdExternalHosts: [SERVER_NAME],
+  fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
 };
 const EDGE = { role: "edge", clusterName: "edge-a", centralStack: "organization/efk/hub" };
 const STREAM = "efk-logs-edge-a";
@@ -87,6 +89,9 @@ describe("the rendered node agent on a real Fluent Bit", function () {
   let edgeRender: string;
   let saDir: string;
   let parsersFile: string;
+  /** edge-a's key and the certificate its central signed for it; hub's, registered beside it. */
+  let edgeCert: CertPair;
+  let hubCert: CertPair;
 
   before(async function () {
     if (unavailable) {
@@ -107,6 +112,8 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     fs.writeFileSync(path.join(saDir, "namespace"), "logging");
     parsersFile = path.join(work, "parsers.conf");
     fs.writeFileSync(parsersFile, "");
+    edgeCert = pki.client("edge-a");
+    hubCert = pki.client("hub");
     centralRender = renderStackFile(path.join(work, "central"), "hub", CENTRAL);
     edgeRender = renderStackFile(path.join(work, "edge"), "edge-a", EDGE, { hub: CENTRAL });
     const esCert = pki.server("es", ["localhost"], ["127.0.0.1"]);
@@ -141,6 +148,7 @@ describe("the rendered node agent on a real Fluent Bit", function () {
       env: SECRETS,
       bufferDir: reuse?.relocation.bufferDir,
       forwardPort: reuse?.relocation.forwardPort,
+      clients: { hub: hubCert.cert, "edge-a": edgeCert.cert },
     });
   }
 
@@ -164,6 +172,9 @@ describe("the rendered node agent on a real Fluent Bit", function () {
     const tlsDir = path.join(dir, "tls");
     fs.mkdirSync(tlsDir, { recursive: true });
     fs.copyFileSync(pki.caCert, path.join(tlsDir, "ca.crt"));
+    // As the fluent-bit-tls Secret holds them: the cluster's own key and its signed certificate.
+    fs.copyFileSync(edgeCert.cert, path.join(tlsDir, "tls.crt"));
+    fs.copyFileSync(edgeCert.key, path.join(tlsDir, "tls.key"));
     const metricsPort = await freePort();
     const conf = relocateAgent(render, path.join(dir, "etc"), {
       podsDir: logs.podsDir,
@@ -197,10 +208,8 @@ describe("the rendered node agent on a real Fluent Bit", function () {
   }
 
   function agent(n: Node): Promise<FluentBitProcess> {
-    return startFluentBit(n.conf, n.metricsPort, {
-      FLUENT_SHARED_KEY: SECRETS.FLUENT_SHARED_KEY,
-      FLUENT_PASSWORD: SECRETS.FLUENT_PASSWORD_EDGE_A,
-    });
+    // No shared key or password: the rendered agent presents its certificate, and nothing else.
+    return startFluentBit(n.conf, n.metricsPort, {});
   }
 
   function count(n: Node): Tally {

@@ -20,6 +20,7 @@ const CENTRAL = {
   clusterName: "hub",
   edgeClusters: ["edge-a", "edge-b"],
   fluentdExternalHosts: ["logs.efk.test"],
+  fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
 };
 
 interface Rule {

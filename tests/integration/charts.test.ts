@@ -17,8 +17,9 @@ import { createHash } from "node:crypto";
 import { MONITORED_SERVICES, serviceMonitorSpec } from "../../components/monitoring";
 import { ELASTICSEARCH_CHART } from "../../lib/values/elasticsearch";
 import { ES_EXPORTER_CHART } from "../../lib/values/esExporter";
-import { FLUENT_BIT_CHART } from "../../lib/values/fluentBit";
-import { FLUENTD_CHART } from "../../lib/values/fluentd";
+import { FLUENTD_SELECTOR_LABELS } from "../../lib/names";
+import { FLUENT_BIT_CHART, NODE_AGENT_PRIORITY_CLASS } from "../../lib/values/fluentBit";
+import { FLUENTD_CHART, FLUENTD_IMAGE_UID } from "../../lib/values/fluentd";
 import { KIBANA_CHART } from "../../lib/values/kibana";
 import { renderStackFile } from "./support/rendered";
 
@@ -50,6 +51,7 @@ function renderCentral(): void {
     clusterName: "hub",
     edgeClusters: ["edge-a"],
     fluentdExternalHosts: ["logs.efk.test"],
+    fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
     kibanaHosts: ["kibana.efk.test"],
   });
   // The Secrets the program creates: `kubernetes:core/v1:Secret <resource> (<name>)` in resources.txt.
@@ -306,6 +308,7 @@ describe("the Fluent charts rendered by the real helm", function () {
       "fluent.conf": file("fluent.conf"),
       "buffer-workers.sh": file("buffer-workers.sh"),
       "filter_efk_count.rb": file("filter_efk_count.rb"),
+      "in_efk_forward.rb": file("in_efk_forward.rb"),
     };
     const annotations = sts.spec!.template!.metadata?.annotations ?? {};
     assert.equal(
@@ -322,18 +325,24 @@ describe("the Fluent charts rendered by the real helm", function () {
       ["etcfluentd-main", claims?.[0].metadata.name],
     );
     assert.equal(annotations["prometheus.io/port"], "24231");
-    // Our counter plugin, as a file in the image's plugin directory (which its entrypoint loads with -p).
+    // Our plugins, as files in the image's plugin directory (which its entrypoint loads with -p).
     const fluentd = sts.spec!.template!.spec.containers.find((c) => c.name === "fluentd");
     assert.deepEqual(
       fluentd?.volumeMounts?.filter((m) => m.mountPath.startsWith("/fluentd/plugins")),
-      [
-        {
-          name: "etcfluentd-main",
-          mountPath: "/fluentd/plugins/filter_efk_count.rb",
-          subPath: "filter_efk_count.rb",
-          readOnly: true,
-        },
-      ],
+      ["filter_efk_count.rb", "in_efk_forward.rb"].map((f) => ({
+        name: "etcfluentd-main",
+        mountPath: `/fluentd/plugins/${f}`,
+        subPath: f,
+        readOnly: true,
+      })),
+    );
+    // The registered clusters' certificates, where the forward input reads them.
+    const clients = sts.spec!.template!.spec.volumes?.find((v) => v.configMap?.name === "fluentd-clients");
+    assert.ok(clients, "no volume of the fluentd-clients ConfigMap");
+    assert.ok(programObjects("ConfigMap").includes("fluentd-clients"), "the program does not create it");
+    assert.deepEqual(
+      fluentd?.volumeMounts?.filter((m) => m.name === clients.name).map((m) => m.mountPath),
+      ["/fluentd/clients"],
     );
   });
 
@@ -351,7 +360,89 @@ describe("the Fluent charts rendered by the real helm", function () {
     const conf = fs.readFileSync(path.join(renderDir, "fluent-bit", "fluent-bit.conf"), "utf8");
     assert.match(conf, /^\s*HTTP_Port\s+2020$/m);
   });
+
+  it("runs the aggregator as fluent on a read-only root, both containers locked down, spread over nodes and zones", () => {
+    const sts = fluent("fluentd", "fluentd").find((o) => o.kind === "StatefulSet")!;
+    const pod = sts.spec!.template as unknown as HardenedPod;
+    assert.deepEqual(pod.spec.securityContext, {
+      runAsNonRoot: true,
+      runAsUser: FLUENTD_IMAGE_UID,
+      runAsGroup: FLUENTD_IMAGE_UID,
+      fsGroup: FLUENTD_IMAGE_UID,
+      fsGroupChangePolicy: "OnRootMismatch",
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    const locked = {
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    };
+    const fluentd = pod.spec.containers.find((c) => c.name === "fluentd");
+    assert.deepEqual(fluentd?.securityContext, locked);
+    assert.deepEqual(
+      pod.spec.initContainers?.find((c) => c.name === "buffer-workers")?.securityContext,
+      locked,
+    );
+    const tmp = fluentd?.volumeMounts?.find((m) => m.mountPath === "/tmp");
+    assert.equal(pod.spec.volumes?.find((v) => v.name === tmp?.name)?.emptyDir?.medium, "Memory");
+    // The spread constraints and the program's PodDisruptionBudget select the chart's pods.
+    const selects = (labels: Record<string, string>) =>
+      Object.entries(labels).every(([k, v]) => pod.metadata?.labels?.[k] === v);
+    assert.deepEqual(
+      pod.spec.topologySpreadConstraints?.map((c) => [
+        c.topologyKey,
+        c.whenUnsatisfiable,
+        selects(c.labelSelector.matchLabels),
+      ]),
+      [
+        ["kubernetes.io/hostname", "ScheduleAnyway", true],
+        ["topology.kubernetes.io/zone", "ScheduleAnyway", true],
+      ],
+    );
+    assert.ok(selects(FLUENTD_SELECTOR_LABELS), "the PodDisruptionBudget's selector misses the pods");
+    assert.ok(
+      programResources().includes("kubernetes:policy/v1:PodDisruptionBudget efk-fluentd-pdb (fluentd)"),
+    );
+  });
+
+  it("runs the agents in the PriorityClass the program creates, under the runtime's seccomp profile", () => {
+    const ds = fluent("fluent-bit", "fluent-bit").find((o) => o.kind === "DaemonSet")!;
+    const pod = ds.spec!.template as unknown as HardenedPod;
+    assert.equal(pod.spec.priorityClassName, NODE_AGENT_PRIORITY_CLASS.name);
+    assert.ok(
+      programResources().includes(
+        `kubernetes:scheduling.k8s.io/v1:PriorityClass efk-fluent-bit-priority (${NODE_AGENT_PRIORITY_CLASS.name})`,
+      ),
+    );
+    assert.deepEqual(pod.spec.securityContext?.seccompProfile, { type: "RuntimeDefault" });
+  });
 });
+
+/** The pod fields the hardening checks read. */
+interface HardenedPod {
+  metadata?: { labels?: Record<string, string> };
+  spec: {
+    securityContext?: Record<string, unknown>;
+    priorityClassName?: string;
+    topologySpreadConstraints?: {
+      topologyKey: string;
+      whenUnsatisfiable: string;
+      labelSelector: { matchLabels: Record<string, string> };
+    }[];
+    volumes?: { name: string; emptyDir?: { medium?: string } }[];
+    containers: {
+      name: string;
+      securityContext?: Record<string, unknown>;
+      volumeMounts?: { name: string; mountPath: string }[];
+    }[];
+    initContainers?: { name: string; securityContext?: Record<string, unknown> }[];
+  };
+}
+
+/** Every resource the program declares: `<type> <resource name> (<object name>)`, from resources.txt. */
+function programResources(): string[] {
+  return fs.readFileSync(path.join(renderDir, "resources.txt"), "utf8").split("\n");
+}
 
 describe("the exporter chart rendered by the real helm", function () {
   this.timeout(120000);

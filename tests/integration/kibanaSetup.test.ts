@@ -20,6 +20,7 @@ const STACK = {
   clusterName: "hub",
   edgeClusters: ["edge-a", "edge-b"],
   fluentdExternalHosts: ["logs.efk.test"],
+  fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
 };
 
 interface Run {

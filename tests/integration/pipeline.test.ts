@@ -39,11 +39,14 @@ const SERVER_NAME = "logs.efk.test";
 const ES_WRITER = FLUENTD_WRITER_USER;
 const ELASTIC_PASSWORD = "test-elastic-password";
 const SECRETS = TEST_SECRETS;
+/** Clusters known by user and password (`clientCertAuth: false`); the certificate suite below renders its own. */
 const STACK = {
   role: "central",
   clusterName: "hub",
   edgeClusters: ["edge-a", "edge-b"],
   fluentdExternalHosts: [SERVER_NAME],
+  fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
+  clientCertAuth: false,
   retentionDays: 9,
 };
 
@@ -160,13 +163,19 @@ describe("the rendered aggregator on the real Fluentd", function () {
   });
 
   /** The rendered aggregator under `work/<name>`, with its certificate for both names edges use. */
-  function startAggregator(name: string, fromRender = renderDir, bufferDir?: string): Promise<Aggregator> {
+  function startAggregator(
+    name: string,
+    fromRender = renderDir,
+    bufferDir?: string,
+    clients?: Record<string, string>,
+  ): Promise<Aggregator> {
     return startRenderedAggregator(fromRender, path.join(work, name), {
       pki,
       serverNames: [SERVER_NAME, "fluentd.logging.svc"],
       esPort: es.listeningPort as number,
       env: SECRETS,
       bufferDir,
+      clients,
     });
   }
 
@@ -234,8 +243,14 @@ describe("the rendered aggregator on the real Fluentd", function () {
         ["dry-mtls", mtlsRenderDir],
       ]) {
         const tlsDir = aggregatorTlsDir(path.join(work, name, "tls"), pki, name, [SERVER_NAME]);
+        const clientsDir = path.join(work, name, "clients");
+        fs.mkdirSync(clientsDir, { recursive: true });
+        for (const c of STACK.edgeClusters.concat(STACK.clusterName)) {
+          fs.copyFileSync(pki.client(`${name}-${c}`).cert, path.join(clientsDir, `${c}.crt`));
+        }
         const conf = relocateAggregator(dir, path.join(work, name, "etc"), {
           tlsDir,
+          clientsDir,
           bufferDir: path.join(work, name, "buffer"),
           deadLetterDir: path.join(work, name, "dead-letter"),
           forwardPort: await freePort(),
@@ -288,12 +303,26 @@ describe("the rendered aggregator on the real Fluentd", function () {
       assert.ok(docsB.every((d) => d.cluster === "edge-b"));
     });
 
-    it("sends a cluster field nobody registered to the unregistered stream, creating no stream for it", async () => {
-      const r = await sendRecords(client(agg), records("Not-A-Cluster", 3, "stray"));
+    it("stores records that name another cluster under their sender's, creating no stream, and counts them", async () => {
+      const r = await sendRecords(client(agg), [
+        ...records("Not-A-Cluster", 2, "stray"),
+        ...records("hub", 1, "stray").map((x) => ({ ...x, seq: 2 })),
+      ]);
       assert.equal(r.acked, 3);
       await waitFor(() => delivered(es, "stray").distinct === 3, 30_000, "3 stray records");
-      assert.deepEqual([...delivered(es, "stray").streams], ["efk-logs-unregistered"]);
+      assert.deepEqual([...delivered(es, "stray").streams], ["efk-logs-edge-a"]);
+      assert.ok(
+        es
+          .docs("efk-logs-edge-a")
+          .filter((d) => d.run === "stray")
+          .every((d) => d.cluster === "edge-a"),
+      );
       assert.ok(!es.streams().some((s) => s.toLowerCase().includes("not-a-cluster")));
+      assert.equal(
+        metricValue(await scrape(agg), EFK_METRICS.impersonations, { cluster: "edge-a" }),
+        3,
+        "each record that named another cluster is counted under its sender",
+      );
     });
 
     it("needs nothing from Elasticsearch beyond creating documents, and makes real data streams", async () => {
@@ -314,10 +343,13 @@ describe("the rendered aggregator on the real Fluentd", function () {
     });
 
     it("counts accepted records by cluster, and exposes its output's buffer and error metrics", async () => {
-      // This aggregator has accepted, above: edge-a 20 + 2, edge-b 10 + 2, and 3 strays.
+      // This aggregator has accepted, above: edge-a 20 + 3 claiming others + 2, edge-b 10 + 2.
       const samples = await scrape(agg);
       const byCluster = (cluster: string) => metricValue(samples, EFK_METRICS.recordsIn, { cluster });
-      assert.deepEqual(["edge-a", "edge-b", "unregistered", "Not-A-Cluster"].map(byCluster), [22, 12, 3, 0]);
+      assert.deepEqual(
+        ["edge-a", "edge-b", "unregistered", "Not-A-Cluster", "hub"].map(byCluster),
+        [25, 12, 0, 0, 0],
+      );
       const output = { plugin_id: "out_elasticsearch" };
       let now: Sample[] = samples;
       // The output monitor refreshes every 10 s.
@@ -377,39 +409,47 @@ describe("the rendered aggregator on the real Fluentd", function () {
     });
   });
 
-  describe("client certificates", () => {
+  describe("clusters known by their client certificate (the default)", () => {
     let agg: Aggregator;
+    /** The keys the registered clusters hold, their certificates signed by our CA (the central's, here). */
+    const certs: Record<string, { cert: string; key: string }> = {};
     before(async () => {
-      agg = await startAggregator("mtls", mtlsRenderDir);
+      for (const c of ["hub", "edge-a", "edge-b"]) certs[c] = pki.client(c);
+      agg = await startAggregator("mtls", mtlsRenderDir, undefined, {
+        hub: certs.hub.cert,
+        "edge-a": certs["edge-a"].cert,
+        "edge-b": certs["edge-b"].cert,
+      });
     });
     after(async () => {
       await agg?.fluentd.kill();
     });
 
-    it("refuses a client without a certificate (counted), and accepts one with a certificate from the CA", async () => {
+    /** A sender with a client certificate and nothing else: no shared key, no user. */
+    function certClient(pair?: { cert: string; key: string }): SenderOptions {
+      return { port: agg.relocation.forwardPort, ca: pki.caCert, serverName: SERVER_NAME, clientCert: pair };
+    }
+
+    it("refuses a client without a certificate in the TLS handshake (counted), and accepts a registered one", async () => {
       const counted = await refusals(agg, "client_certificate");
-      const refused = await sendRecords(client(agg), records("edge-a", 5, "no-cert"), 5000);
+      const refused = await sendRecords(certClient(), records("edge-a", 5, "no-cert"), 5000);
       assert.equal(refused.acked, 0);
       await waitForRefusal(agg, "client_certificate", counted);
-      const cert = pki.client("edge-a");
-      const accepted = await sendRecords(
-        client(agg, { clientCert: { cert: cert.cert, key: cert.key } }),
-        records("edge-a", 5, "with-cert"),
-      );
+      const accepted = await sendRecords(certClient(certs["edge-a"]), records("edge-a", 5, "with-cert"));
       assert.equal(accepted.acked, 5, accepted.errors.join("; "));
       await waitFor(
         () => delivered(es, "with-cert").distinct === 5,
         30_000,
         "5 records with a client certificate",
       );
+      assert.deepEqual([...delivered(es, "with-cert").streams], ["efk-logs-edge-a"]);
       assert.equal(delivered(es, "no-cert").distinct, 0);
     });
 
     it("refuses a client certificate from another CA, counted", async () => {
       const counted = await refusals(agg, "client_certificate");
-      const cert = strangerPki.client("edge-a");
       const result = await sendRecords(
-        client(agg, { clientCert: { cert: cert.cert, key: cert.key } }),
+        certClient(strangerPki.client("edge-a")),
         records("edge-a", 5, "stranger-cert"),
         5000,
       );
@@ -417,6 +457,28 @@ describe("the rendered aggregator on the real Fluentd", function () {
       await waitForRefusal(agg, "client_certificate", counted);
       await new Promise((r) => setTimeout(r, 6000));
       assert.equal(delivered(es, "stranger-cert").distinct, 0);
+    });
+
+    it("refuses a certificate our CA signed for a key no registered cluster holds (revoked, re-keyed), counted", async () => {
+      const counted = await refusals(agg, "unregistered_certificate");
+      // Same CA, same name as a registered cluster, another key: what a revoked or re-keyed edge still holds.
+      const stale = pki.client("edge-b-old");
+      const result = await sendRecords(certClient(stale), records("edge-b", 5, "stale-key"), 5000);
+      assert.equal(result.acked, 0);
+      await waitForRefusal(agg, "unregistered_certificate", counted);
+      assert.match(agg.fluentd.log(), /Client certificate not registered/);
+      await new Promise((r) => setTimeout(r, 6000));
+      assert.equal(delivered(es, "stale-key").distinct, 0);
+    });
+
+    it("stores what edge-a sends as cluster hub under edge-a: nothing reaches efk-logs-hub, and it is counted", async () => {
+      const hubBefore = es.docs("efk-logs-hub").length;
+      const r = await sendRecords(certClient(certs["edge-a"]), records("hub", 4, "claims-hub"));
+      assert.equal(r.acked, 4, r.errors.join("; "));
+      await waitFor(() => delivered(es, "claims-hub").distinct === 4, 30_000, "4 records claiming hub");
+      assert.deepEqual([...delivered(es, "claims-hub").streams], ["efk-logs-edge-a"]);
+      assert.equal(es.docs("efk-logs-hub").length, hubBefore);
+      assert.equal(metricValue(await scrape(agg), EFK_METRICS.impersonations, { cluster: "edge-a" }), 4);
     });
   });
 

@@ -190,6 +190,17 @@ const BAD: { title: string; config: Record<string, string>; expect: RegExp }[] =
     expect: /efk:fluentdExternalHosts = \[\]: must be at least one name/,
   },
   {
+    title: "a LoadBalancer open to the internet without saying so (no source ranges)",
+    config: { role: "central", clusterName: "hub" },
+    expect:
+      /efk:fluentdLoadBalancerSourceRanges = \[\]: must be the CIDR ranges the edges send from when efk:fluentdServiceType is LoadBalancer: .*pulumi config set --path 'fluentdLoadBalancerSourceRanges\[0\]' 0\.0\.0\.0\/0/,
+  },
+  {
+    title: "an edge stack name without the cluster in it",
+    config: { ...CENTRAL_CONFIG, edgeStackName: "acme/efk/edge" },
+    expect: /efk:edgeStackName = "acme\/efk\/edge": must be a stack name .* with \{cluster\} in it/,
+  },
+  {
     title: "a missing role",
     config: { clusterName: "c1" },
     expect: /efk:role is required/,
@@ -256,11 +267,15 @@ describe("configuration", () => {
     assert.deepEqual(cfg.fluentdExternalHosts, ["logs.example.com", "*.logs.example.com"]);
   });
 
-  it("accepts IPv4 and IPv6 CIDR ranges for the LoadBalancer, and none by default", () => {
+  it("accepts IPv4 and IPv6 CIDR ranges for the LoadBalancer, and none by default when there is no LoadBalancer", () => {
     const ranges = ["0.0.0.0/0", "10.0.0.0/8", "203.0.113.7/32", "2001:db8::/32", "::/0", "2001:db8::1/128"];
     const cfg = load({ ...CENTRAL_CONFIG, fluentdLoadBalancerSourceRanges: JSON.stringify(ranges) });
     assert.deepEqual(cfg.fluentdLoadBalancerSourceRanges, ranges);
-    assert.deepEqual(load(CENTRAL_CONFIG).fluentdLoadBalancerSourceRanges, []);
+    assert.deepEqual(
+      load({ role: "central", clusterName: "hub", fluentdServiceType: "NodePort" })
+        .fluentdLoadBalancerSourceRanges,
+      [],
+    );
   });
 
   it("accepts a stack holding every default Pulumi.yaml declares, as `pulumi up` hands them to the program", () => {

@@ -16,6 +16,7 @@ const INPUT: FluentBitConfInput = {
     port: 24224,
     tlsVhost: "logs.example.com",
     caFile: "/fluent-bit/tls/ca.crt",
+    userAuth: true,
   },
   bufferLimitBytes: 2147483648,
   backfillHours: 24,
@@ -76,6 +77,13 @@ describe("Fluent Bit configuration renderer", () => {
     assert.equal(setting(conf, "OUTPUT", "Username"), "prod-eu");
     assert.equal(setting(conf, "OUTPUT", "Password"), "${FLUENT_PASSWORD}");
     assert.equal(setting(conf, "OUTPUT", "Self_Hostname"), "prod-eu-fluent-bit");
+  });
+
+  it("sends no shared key, user or password when its client certificate is its identity", () => {
+    const text = renderFluentBitConfig({ ...INPUT, forward: { ...INPUT.forward, userAuth: false } }).outputs;
+    for (const key of ["Shared_Key", "Username", "Password", "Self_Hostname"]) {
+      assert.equal(setting(text, "OUTPUT", key), undefined, key);
+    }
   });
 
   it("sends one tag per cluster, so the aggregator buffers per cluster, not per container", () => {
@@ -218,7 +226,22 @@ describe("Fluent Bit on the central cluster", () => {
     assert.equal(setting(out, "OUTPUT", "tls.vhost"), "fluentd.obs.svc");
     const dns = find("tls:index/certRequest:CertRequest", "efk-pki-fluentd-csr").inputs.dnsNames as string[];
     assert.ok(dns.includes("fluentd.obs.svc"));
-    assert.equal(setting(out, "OUTPUT", "Username"), "hub");
+  });
+
+  it("presents the certificate the central issued its own cluster, made and kept on the central stack", () => {
+    const out = values().config.outputs;
+    assert.equal(setting(out, "OUTPUT", "tls.crt_file"), "/fluent-bit/tls/tls.crt");
+    assert.equal(setting(out, "OUTPUT", "Username"), undefined);
+    const tls = find("kubernetes:core/v1:Secret", "efk-fluent-bit-tls").inputs.stringData as Record<
+      string,
+      string
+    >;
+    assert.match(tls["tls.crt"], /mock-cert-efk-pki-client-hub-cert/);
+    assert.match(tls["tls.key"], /mock-key-efk-pki-client-hub-key/);
+    const subject = find("tls:index/certRequest:CertRequest", "efk-pki-client-hub-csr").inputs.subject as {
+      commonName: string;
+    };
+    assert.equal(subject.commonName, "hub");
   });
 
   it("is a DaemonSet that reads host logs read-only and keeps its state in a directory of its own", () => {
@@ -231,7 +254,13 @@ describe("Fluent Bit on the central cluster", () => {
     assert.notEqual(state?.readOnly, true);
   });
 
-  it("fills the environment its configuration reads from a Secret of its own cluster's credentials", () => {
+  it("with clientCertAuth false: fills the environment its configuration reads from a Secret of its own cluster's credentials", async () => {
+    await runProgram({
+      ...CENTRAL_CONFIG,
+      namespace: "obs",
+      fluentBitExcludeNamespaces: '["kube-system"]',
+      clientCertAuth: "false",
+    });
     const v = values();
     const secret = byType("kubernetes:core/v1:Secret").find(
       (s) => (s.inputs.metadata as { name: string }).name === v.envFrom[0].secretRef.name,

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { byType, find, type Recorded, valueOf } from "../mocks";
 import { CENTRAL_CONFIG, runProgram } from "../harness";
+import { edgeStackOutputs } from "../mocks";
 import { renderFluentdConfig, ROTATION_SUFFIX_RUBY, type FluentdConfInput } from "../../lib/render/fluentd";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
@@ -78,21 +79,38 @@ describe("Fluentd aggregator release", () => {
     assert.match(conf(), new RegExp(`total_limit_size ${Math.floor(10 * 2 ** 30 * 0.8)}\\n`));
   });
 
-  it("listens for forward on 24224 with TLS from our certificate, shared key and one user per cluster", () => {
+  it("listens for forward on 24224 with our input, TLS from our certificate, and a registered client certificate required", () => {
     const text = conf();
     assert.deepEqual(
       fluentdValues().service.ports.map((p) => p.containerPort),
       [24224],
     );
-    assert.match(text, /@type forward[\s\S]*port 24224[\s\S]*<transport tls>/);
+    assert.match(text, /@type efk_forward\n[\s\S]*port 24224\n[\s\S]*<transport tls>/);
+    assert.match(text, /identity certificate\n\s+client_certs_dir \/fluentd\/clients\n/);
     assert.match(text, /cert_path \/fluentd\/tls\/tls\.crt/);
-    assert.match(text, /shared_key "#\{ENV\.fetch\('FLUENT_SHARED_KEY'\)\}"/);
-    assert.match(text, /user_auth true/);
-    for (const cluster of ["hub", "prod-eu", "prod-us"]) {
-      const env = `FLUENT_PASSWORD_${cluster.toUpperCase().replace("-", "_")}`;
-      assert.match(text, new RegExp(`username ${cluster}\\n\\s+password "#\\{ENV\\.fetch\\('${env}'\\)\\}"`));
+    assert.match(text, /ca_path \/fluentd\/tls\/ca\.crt\n\s+client_cert_auth true/);
+    // The key is the identity: no secret every edge would have to hold.
+    assert.doesNotMatch(text, /<security>|shared_key|user_auth|FLUENT_PASSWORD/);
+  });
+
+  it("offers TLS 1.2 only with forward-secret AEAD suites, and TLS 1.3", () => {
+    const text = conf();
+    assert.match(text, /min_version TLSv1_2\n\s+max_version TLSv1_3\n/);
+    const ciphers = /ciphers (\S+)\n/.exec(text)?.[1].split(":") ?? [];
+    assert.ok(ciphers.length >= 4, `ciphers: ${ciphers.join(", ")}`);
+    for (const c of ciphers) {
+      assert.match(c, /^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/, c);
     }
-    assert.doesNotMatch(text, /client_cert_auth/);
+  });
+
+  it("bounds each message at 8 MiB (16 KiB before a handshake) and emits by the sender's identity", () => {
+    const text = conf();
+    assert.match(
+      text,
+      /message_limit 8388608\n\s+handshake_limit 16384\n\s+tag_prefix efk\n\s+record_key cluster\n/,
+    );
+    assert.match(text, /oversized_metric efk_fluentd_forward_oversized_messages_total\n/);
+    assert.match(text, /impersonation_metric efk_fluentd_forward_impersonated_records_total\n/);
   });
 
   it("fills every environment variable the configuration reads from the Secret it mounts", () => {
@@ -101,7 +119,7 @@ describe("Fluentd aggregator release", () => {
       (s) => (s.inputs.metadata as { name: string }).name === v.envFrom[0].secretRef.name,
     ) as Recorded;
     const read = [...conf().matchAll(/ENV\.fetch\('([A-Z0-9_]+)'\)/g)].map((m) => m[1]);
-    assert.ok(read.length >= 5);
+    assert.ok(read.length >= 1);
     for (const name of read) {
       assert.ok(name in (envSecret.inputs.stringData as object), `${name} is read but not provided`);
     }
@@ -218,14 +236,15 @@ describe("Fluentd aggregator release", () => {
     assert.doesNotMatch(conf(), /ENV\[/);
   });
 
-  it("routes only registered cluster names to data streams", () => {
+  it("takes each record's cluster from its sender's identity (the tag), and only registered names", () => {
     // The whole value, start to end of string (\A, \z): Ruby's ^ and $ would match at a line break.
     assert.ok(
       conf().includes(
-        "cluster \"${record['cluster'].is_a?(String) && record['cluster'].match?(/\\\\A(?:hub|prod-eu|prod-us)\\\\z/) ? record['cluster'] : 'unregistered'}\"",
+        "cluster \"${tag_parts[1].match?(/\\\\A(?:hub|prod-eu|prod-us)\\\\z/) ? tag_parts[1] : 'unregistered'}\"",
       ),
-      "no filter keeps registered names and sends the rest to unregistered",
+      "no filter sets the cluster from the tag and sends the rest to unregistered",
     );
+    assert.doesNotMatch(conf(), /record\['cluster'\]/);
   });
 
   it("opens an external LoadBalancer Service to the aggregator's pods for edges", () => {
@@ -251,44 +270,110 @@ describe("Fluentd aggregator release", () => {
     assert.ok(dns.includes(endpoint.serverName));
   });
 
-  it("exports per-cluster credentials and the shared key as secrets, each cluster with its own password", async () => {
-    assert.equal(await pulumi.isSecret(outputs.edgeCredentials), true);
-    assert.equal(await pulumi.isSecret(outputs.forwardSharedKey), true);
-    const creds = (await valueOf(outputs.edgeCredentials)) as Record<
-      string,
-      { username: string; password: string }
-    >;
-    assert.deepEqual(Object.keys(creds).sort(), ["prod-eu", "prod-us"]);
-    assert.equal(creds["prod-eu"].username, "prod-eu");
-    assert.notEqual(creds["prod-eu"].password, creds["prod-us"].password);
-    assert.equal(creds["prod-eu"].password, secretData("efk-fluentd-credentials").FLUENT_PASSWORD_PROD_EU);
+  it("exports each registered edge with the certificate it signed for that edge's own request, and no secret", async () => {
+    assert.equal(await pulumi.isSecret(outputs.forwardEdges), false);
+    assert.equal(outputs.forwardSharedKey, undefined);
+    assert.equal(await valueOf(outputs.forwardAuth), "certificate");
+    const edges = (await valueOf(outputs.forwardEdges)) as Record<string, { clientCertPem: string }>;
+    assert.deepEqual(Object.keys(edges).sort(), ["prod-eu", "prod-us"]);
+    assert.match(edges["prod-eu"].clientCertPem, /mock-cert-efk-pki-edge-prod-eu/);
+    assert.doesNotMatch(JSON.stringify(edges), /PRIVATE KEY/);
+  });
+
+  it("admits exactly the registered clusters' certificates, from a ConfigMap it mounts at client_certs_dir", () => {
+    const cm = find("kubernetes:core/v1:ConfigMap", "efk-fluentd-clients").inputs as {
+      metadata: { name: string };
+      data: Record<string, string>;
+    };
+    assert.deepEqual(Object.keys(cm.data).sort(), ["hub.crt", "prod-eu.crt", "prod-us.crt"]);
+    assert.match(cm.data["prod-eu.crt"], /mock-cert-efk-pki-edge-prod-eu/);
+    const v = fluentdValues() as unknown as {
+      volumes: { name: string; configMap?: { name: string } }[];
+      volumeMounts: { name: string; mountPath: string }[];
+    };
+    const volume = v.volumes.find((x) => x.configMap?.name === cm.metadata.name);
+    assert.ok(volume, "the clients ConfigMap is not a volume");
+    assert.deepEqual(
+      v.volumeMounts.filter((m) => m.name === volume.name).map((m) => m.mountPath),
+      ["/fluentd/clients"],
+    );
+  });
+});
+
+describe("Fluentd aggregator with clientCertAuth false", () => {
+  it("with clientCertAuth false: the shared key and one user per cluster, read from the environment", async () => {
+    await runProgram({ ...WITH_EDGES, clientCertAuth: "false" });
+    const text = conf();
+    assert.match(text, /identity user\n/);
+    assert.match(text, /shared_key "#\{ENV\.fetch\('FLUENT_SHARED_KEY'\)\}"/);
+    assert.match(text, /user_auth true/);
+    for (const cluster of ["hub", "prod-eu", "prod-us"]) {
+      const env = `FLUENT_PASSWORD_${cluster.toUpperCase().replace("-", "_")}`;
+      assert.match(text, new RegExp(`username ${cluster}\\n\\s+password "#\\{ENV\\.fetch\\('${env}'\\)\\}"`));
+    }
+    assert.doesNotMatch(text, /client_cert_auth|client_certs_dir/);
+    // Each edge's password is the one its own stack made; the hub's is made here.
+    const env = secretData("efk-fluentd-credentials");
+    assert.equal(env.FLUENT_PASSWORD_PROD_EU, "edge-password-prod-eu");
+    assert.equal(env.FLUENT_PASSWORD_PROD_US, "edge-password-prod-us");
+    assert.equal(env.FLUENT_PASSWORD_HUB, "mockpwefkforwardpasswordhub");
+    const read = [...text.matchAll(/ENV\.fetch\('([A-Z0-9_]+)'\)/g)].map((m) => m[1]);
+    assert.deepEqual(
+      read.filter((n) => !(n in env)),
+      [],
+      "read but not provided",
+    );
   });
 });
 
 describe("Fluentd aggregator: registering and revoking clusters", () => {
-  it("revokes a cluster removed from edgeClusters: no user, no password, no credentials exported", async () => {
+  it("revokes a cluster removed from edgeClusters: no certificate, no file to admit it by, nothing exported", async () => {
     const outputs = await runProgram({ ...WITH_EDGES, edgeClusters: '["prod-us"]' });
     assert.doesNotMatch(conf(), /prod-eu/);
-    assert.equal("FLUENT_PASSWORD_PROD_EU" in secretData("efk-fluentd-credentials"), false);
+    const cm = find("kubernetes:core/v1:ConfigMap", "efk-fluentd-clients").inputs.data as Record<
+      string,
+      string
+    >;
+    assert.deepEqual(Object.keys(cm).sort(), ["hub.crt", "prod-us.crt"]);
     assert.equal(
-      byType("random:index/randomPassword:RandomPassword").some((r) => r.name.includes("prod-eu")),
+      byType("tls:index/locallySignedCert:LocallySignedCert").some((r) => r.name.includes("prod-eu")),
       false,
     );
-    const creds = (await valueOf(outputs.edgeCredentials)) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(creds), ["prod-us"]);
+    assert.equal(
+      byType("pulumi:pulumi:StackReference").some((r) => r.name.includes("prod-eu")),
+      false,
+    );
+    assert.deepEqual(Object.keys((await valueOf(outputs.forwardEdges)) as object), ["prod-us"]);
   });
 
-  it("requires client certificates when clientCertAuth is on, and issues one per cluster", async () => {
-    const outputs = await runProgram({ ...WITH_EDGES, clientCertAuth: "true" });
-    assert.match(conf(), /ca_path \/fluentd\/tls\/ca\.crt\n\s+client_cert_auth true/);
-    const cert = find("tls:index/locallySignedCert:LocallySignedCert", "efk-pki-client-prod-eu-cert").inputs;
+  it("signs each edge's own request for client authentication only, read from that edge's stack", async () => {
+    await runProgram(WITH_EDGES);
+    const ref = find("pulumi:pulumi:StackReference", "efk-edge-prod-eu");
+    assert.equal(ref.inputs.name, "organization/efk/prod-eu");
+    const cert = find("tls:index/locallySignedCert:LocallySignedCert", "efk-pki-edge-prod-eu").inputs;
     assert.deepEqual(cert.allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
-    const creds = (await valueOf(outputs.edgeCredentials)) as Record<
-      string,
-      { clientCertPem?: string; clientKeyPem?: string }
-    >;
-    assert.match(creds["prod-eu"].clientCertPem ?? "", /mock-cert-efk-pki-client-prod-eu-cert/);
-    assert.match(creds["prod-eu"].clientKeyPem ?? "", /mock-key-efk-pki-client-prod-eu-key/);
+    assert.match(String(cert.certRequestPem), /mock-csr-edge-prod-eu/);
+    // The central makes no key for an edge: the edge keeps its own.
+    assert.equal(
+      byType("tls:index/privateKey:PrivateKey").some((r) => r.name.includes("prod-eu")),
+      false,
+    );
+  });
+
+  it("reads each edge's stack under efk:edgeStackName", async () => {
+    await runProgram(
+      { ...WITH_EDGES, edgeStackName: "acme/efk-edges/edge-{cluster}" },
+      {
+        "acme/efk-edges/edge-prod-eu": edgeStackOutputs("prod-eu"),
+        "acme/efk-edges/edge-prod-us": edgeStackOutputs("prod-us"),
+      },
+    );
+    assert.deepEqual(
+      byType("pulumi:pulumi:StackReference")
+        .map((r) => r.inputs.name)
+        .sort(),
+      ["acme/efk-edges/edge-prod-eu", "acme/efk-edges/edge-prod-us"],
+    );
   });
 
   it("uses a node port when configured so, and no external Service for None", async () => {
@@ -373,16 +458,17 @@ describe("Fluentd aggregator: workers", () => {
       volumeMounts: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
     };
     assert.deepEqual(
-      v.volumeMounts.find((m) => m.mountPath.startsWith("/fluentd/plugins")),
-      {
+      v.volumeMounts.filter((m) => m.mountPath.startsWith("/fluentd/plugins")),
+      ["filter_efk_count.rb", "in_efk_forward.rb"].map((file) => ({
         name: "etcfluentd-main",
-        mountPath: "/fluentd/plugins/filter_efk_count.rb",
-        subPath: "filter_efk_count.rb",
+        mountPath: `/fluentd/plugins/${file}`,
+        subPath: file,
         readOnly: true,
-      },
+      })),
     );
     const files = mainFiles();
     assert.match(files["filter_efk_count.rb"], /register_filter\('efk_count', self\)/);
+    assert.match(files["in_efk_forward.rb"], /register_input\('efk_forward', self\)/);
     // Every counter in the configuration is ours; none labels each record with the prometheus filter.
     const text = `${conf()}\n${files["fluent.conf"]}`;
     assert.equal((text.match(/@type efk_count\n/g) ?? []).length, 3);
@@ -395,13 +481,14 @@ describe("Fluentd aggregator: workers", () => {
             "fluent.conf": files["fluent.conf"],
             "buffer-workers.sh": files["buffer-workers.sh"],
             "filter_efk_count.rb": files["filter_efk_count.rb"],
+            "in_efk_forward.rb": files["in_efk_forward.rb"],
           }),
         )
         .digest("hex"),
     );
   });
 
-  it("restarts the aggregator when its certificate or CA is renewed: their digest is a pod annotation", async () => {
+  it("restarts the aggregator when its certificate, its CA or a client's is renewed or revoked: their digest is a pod annotation", async () => {
     await runProgram(CENTRAL_CONFIG);
     const pem = (name: string) =>
       String(find("tls:index/locallySignedCert:LocallySignedCert", name).outputs.certPem);
@@ -410,7 +497,7 @@ describe("Fluentd aggregator: workers", () => {
     assert.equal(
       annotations["efk-pulumi/tls-checksum"],
       createHash("sha256")
-        .update(`${pem("efk-pki-fluentd-cert")}\n${ca}`)
+        .update(`${pem("efk-pki-fluentd-cert")}\n${ca}\n${pem("efk-pki-client-hub-cert")}`)
         .digest("hex"),
     );
   });
@@ -418,10 +505,13 @@ describe("Fluentd aggregator: workers", () => {
   it("runs on jemalloc, which the image ships and leaves off, with one arena that hands freed pages back", async () => {
     await runProgram(CENTRAL_CONFIG);
     const env = (fluentdValues() as unknown as { env: { name: string; value: string }[] }).env;
-    assert.deepEqual(env, [
-      { name: "LD_PRELOAD", value: "/usr/lib/libjemalloc.so.2" },
-      { name: "MALLOC_CONF", value: "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0" },
-    ]);
+    assert.deepEqual(
+      env.filter((e) => e.name === "LD_PRELOAD" || e.name === "MALLOC_CONF"),
+      [
+        { name: "LD_PRELOAD", value: "/usr/lib/libjemalloc.so.2" },
+        { name: "MALLOC_CONF", value: "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0" },
+      ],
+    );
   });
 
   it("rolls the pods when the worker count changes: our fluent.conf's checksum is a pod annotation", async () => {
@@ -440,6 +530,7 @@ describe("Fluentd configuration renderer", () => {
     forwardPort: 24224,
     metricsPort: 24231,
     tls: { certPath: "/t/tls.crt", keyPath: "/t/tls.key" },
+    identity: { kind: "user" },
     clusters: ["a"],
     elasticsearch: { host: "es", port: 9200, caPath: "/t/ca.crt", user: "w" },
     dataStreamPrefix: "efk-logs",

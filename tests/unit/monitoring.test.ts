@@ -4,20 +4,13 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { byType, find, recorded, type Recorded } from "../mocks";
-import {
-  CENTRAL_CONFIG,
-  EDGE_CONFIG,
-  EDGE_PASSWORD,
-  centralRef,
-  runProgram,
-  runProgramExpectingError,
-} from "../harness";
+import { CENTRAL_CONFIG, EDGE_CONFIG, centralRef, runProgram, runProgramExpectingError } from "../harness";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
 const SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor";
 const PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
-const REGISTERED = centralRef({ "prod-eu": { username: "prod-eu", password: EDGE_PASSWORD } });
+const REGISTERED = centralRef();
 
 /** Every object of the Prometheus Operator's API group: what a cluster without its CRDs cannot take. */
 const operatorObjects = () => recorded.filter((r) => r.type.startsWith("kubernetes:monitoring.coreos.com/"));

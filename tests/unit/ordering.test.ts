@@ -1,7 +1,7 @@
 import "../mocks";
 import * as assert from "node:assert/strict";
 import { dependsOnTransitively, find, recorded, type Recorded } from "../mocks";
-import { CENTRAL_CONFIG, EDGE_CONFIG, EDGE_PASSWORD, centralRef, runProgram } from "../harness";
+import { CENTRAL_CONFIG, EDGE_CONFIG, centralRef, runProgram } from "../harness";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const CHART = "kubernetes:helm.sh/v4:Chart";
@@ -79,10 +79,13 @@ describe("central stack: what each release waits for", () => {
     ]);
   });
 
-  it("starts the central Fluent Bit after the Fluentd aggregator and after its own Secrets", () => {
+  it("starts the Fluentd aggregator after the registered clusters' certificates, which it admits senders by", () => {
+    assertWaitsFor("efk-fluentd-release", [find("kubernetes:core/v1:ConfigMap", "efk-fluentd-clients")]);
+  });
+
+  it("starts the central Fluent Bit after the Fluentd aggregator and after its own key's Secret", () => {
     assertWaitsFor("efk-fluent-bit-release", [
       find(RELEASE, "efk-fluentd-release"),
-      secret("efk-fluent-bit-credentials"),
       secret("efk-fluent-bit-tls"),
     ]);
   });
@@ -101,16 +104,10 @@ describe("central stack: what each release waits for", () => {
 
 describe("edge stack: what its release waits for", () => {
   before(async () => {
-    await runProgram(
-      EDGE_CONFIG,
-      centralRef({ "prod-eu": { username: "prod-eu", password: EDGE_PASSWORD } }),
-    );
+    await runProgram(EDGE_CONFIG, centralRef());
   });
 
-  it("starts Fluent Bit after the Secrets holding its credentials and the central CA", () => {
-    assertWaitsFor("efk-fluent-bit-release", [
-      secret("efk-fluent-bit-credentials"),
-      secret("efk-fluent-bit-tls"),
-    ]);
+  it("starts Fluent Bit after the Secret holding its key, its certificate and the central CA", () => {
+    assertWaitsFor("efk-fluent-bit-release", [secret("efk-fluent-bit-tls")]);
   });
 });

@@ -84,6 +84,11 @@ export function renderedWriterPrefix(renderDir: string, role: string): string {
 export interface Relocation {
   /** Holds tls.crt, tls.key and ca.crt, as the chart mounts the fluentd-tls Secret at /fluentd/tls. */
   tlsDir: string;
+  /**
+   * Holds `<cluster>.crt` for each registered cluster, as the program mounts the fluentd-clients ConfigMap
+   * at /fluentd/clients: required when the rendered aggregator knows clusters by certificate.
+   */
+  clientsDir?: string;
   bufferDir: string;
   deadLetterDir: string;
   forwardPort: number;
@@ -128,6 +133,15 @@ export function relocateAggregator(renderDir: string, dir: string, r: Relocation
     ["04_outputs.conf", "host elasticsearch-master.logging.svc\n", "host localhost\n"],
     ["04_outputs.conf", "port 9200\n", `port ${r.esPort}\n`],
   ];
+  if (fs.readFileSync(path.join(src, "config.d", "01_sources.conf"), "utf8").includes("client_certs_dir")) {
+    if (!r.clientsDir)
+      throw new Error("the rendered aggregator knows clusters by certificate: give a clientsDir");
+    rules.push([
+      "01_sources.conf",
+      "client_certs_dir /fluentd/clients\n",
+      `client_certs_dir ${r.clientsDir}\n`,
+    ]);
+  }
   const files = fs.readdirSync(path.join(src, "config.d"));
   for (const file of files) {
     let text = fs.readFileSync(path.join(src, "config.d", file), "utf8");
@@ -234,6 +248,11 @@ export async function startRenderedAggregator(
     env: Record<string, string>;
     bufferDir?: string;
     forwardPort?: number;
+    /**
+     * The registered clusters' client certificates, by cluster (files), for an aggregator that knows clusters
+     * by certificate: copied to `<dir>/clients/<cluster>.crt`, as the fluentd-clients ConfigMap is mounted.
+     */
+    clients?: Record<string, string>;
   },
 ): Promise<Aggregator> {
   const tlsDir = aggregatorTlsDir(
@@ -242,8 +261,16 @@ export async function startRenderedAggregator(
     `${path.basename(dir)}-fluentd`,
     o.serverNames,
   );
+  const clientsDir = o.clients ? path.join(dir, "clients") : undefined;
+  if (clientsDir && o.clients) {
+    fs.mkdirSync(clientsDir, { recursive: true });
+    for (const [cluster, cert] of Object.entries(o.clients)) {
+      fs.copyFileSync(cert, path.join(clientsDir, `${cluster}.crt`));
+    }
+  }
   const relocation: Relocation = {
     tlsDir,
+    clientsDir,
     bufferDir: o.bufferDir ?? path.join(dir, "buffer"),
     deadLetterDir: path.join(dir, "dead-letter"),
     forwardPort: o.forwardPort ?? (await freePort()),

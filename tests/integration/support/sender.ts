@@ -24,9 +24,10 @@ export interface SecuredSender {
   ca: string;
   /** Name the server certificate must carry. */
   serverName: string;
-  sharedKey: string;
-  username: string;
-  password: string;
+  /** The forward handshake's shared key, user and password; none of them for an aggregator that knows clients by certificate. */
+  sharedKey?: string;
+  username?: string;
+  password?: string;
   /** Client certificate and key files. */
   clientCert?: { cert: string; key: string };
   /** The client's forward self_hostname (must differ from the aggregator's). */
@@ -75,12 +76,16 @@ function senderOptions(o: SecuredSender | PlainSender, timeoutMs: number, packed
         ? { cert: fs.readFileSync(o.clientCert.cert), key: fs.readFileSync(o.clientCert.key) }
         : {}),
     },
-    security: {
-      clientHostname: o.clientHostname ?? `${o.username}-fluent-bit`,
-      sharedKey: o.sharedKey,
-      username: o.username,
-      password: o.password,
-    },
+    ...(o.sharedKey === undefined
+      ? {}
+      : {
+          security: {
+            clientHostname: o.clientHostname ?? `${o.username ?? "efk"}-fluent-bit`,
+            sharedKey: o.sharedKey,
+            username: o.username ?? "",
+            password: o.password ?? "",
+          },
+        }),
     requireAckResponse: true,
     ackResponseTimeout: timeoutMs,
   };
