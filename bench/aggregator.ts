@@ -1,11 +1,13 @@
 /**
  * npm run bench
  *
- * Pushes records through the aggregator configuration `npm run render` writes (forward over TLS, shared
- * key, user auth, acknowledgements, file buffer, ids derived from each line's origin) into the
- * Elasticsearch stand-in, in one run:
+ * Pushes records through the aggregator configuration `npm run render` writes (forward over TLS with a
+ * registered client certificate, acknowledgements, file buffer, ids derived from each line's origin) into
+ * the Elasticsearch stand-in, in one run:
  * - as rendered with 2 workers (the pod's CPU on this 2-core machine), on jemalloc as the pod runs it;
  * - as rendered with 1 process, on jemalloc, and on glibc's allocator (the image's default);
+ * - the front door's cost: rendered with `clientCertAuth: false` (our input with the shared key and a
+ *   user), and the same with Fluentd's own in_forward (the front door before: no identity, no limit);
  * - with the filters as they were (record_transformer with Ruby, the prometheus filter): what
  *   record_modifier and efk_count save;
  * - the common recipe (plain forward, no auth, no acknowledgements, memory buffer of 8 MB chunks, 4 flush
@@ -15,7 +17,8 @@
  * forwardClient.ts). It prints records per second end to end and accepted, Fluentd's CPU seconds per 100k
  * records, its peak RSS (each process of a run, a supervisor and its workers, and their sum) and the
  * records each worker accepted. BENCH_RECORDS sets the records per variant (default 600000),
- * BENCH_VARIANTS picks variants by their run name (w2, w1, w1-glibc, w1-before, plain).
+ * BENCH_VARIANTS picks variants by their run name (w2, w1, w1-user, w1-inforward, w1-glibc, w1-before,
+ * plain).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -136,6 +139,7 @@ function commonRecipe(confDir: string): void {
   const sources = path.join(confDir, "config.d", "01_sources.conf");
   let text = fs.readFileSync(sources, "utf8");
   text = text
+    .replace(/\n\s+client_certs_dir \S+/, "")
     .replace(/\n\s*<transport tls>[\s\S]*?<\/transport>/, "")
     .replace(/\n\s*<security>[\s\S]*?<\/security>/, "");
   fs.writeFileSync(sources, text);
@@ -153,6 +157,25 @@ function commonRecipe(confDir: string): void {
     throw new Error(`${outputs}: no file buffer, flush threads and chunk size for Elasticsearch to replace`);
   }
   fs.writeFileSync(outputs, memory);
+}
+
+/**
+ * The front door before `efk_forward`: Fluentd's in_forward with the same TLS, shared key and users, which
+ * emits the sender's own tag (the bench sends `efk.edge-a`, as Fluent Bit does) and bounds nothing.
+ */
+function inForward(confDir: string): void {
+  const sources = path.join(confDir, "config.d", "01_sources.conf");
+  const text = fs.readFileSync(sources, "utf8");
+  const before = text
+    .replace("@type efk_forward\n", "@type forward\n")
+    .replace(
+      /\n\s+(identity|message_limit|handshake_limit|tag_prefix|record_key|oversized_metric|impersonation_metric) \S+/g,
+      "",
+    );
+  if (!text.includes("@type efk_forward\n") || /identity|message_limit/.test(before)) {
+    throw new Error(`${sources}: no efk_forward source to replace`);
+  }
+  fs.writeFileSync(sources, before);
 }
 
 /**
@@ -191,8 +214,12 @@ interface Variant {
   /** The records' `run` field and the work folder. */
   run: string;
   workers: 1 | 2;
-  /** TLS, shared key, user auth, acknowledgements, file buffer: as rendered. */
+  /** TLS, the sender's identity, acknowledgements, file buffer: as rendered. */
   secured: boolean;
+  /** Rendered with `clientCertAuth: false`: the shared key and a user instead of a client certificate. */
+  user?: boolean;
+  /** Fluentd's own in_forward in place of ours (with `user`): the front door before. */
+  inForward?: boolean;
   jemalloc: boolean;
   /** The filters as they were before (record_transformer with Ruby, the prometheus filter). */
   filtersBefore?: boolean;
@@ -227,18 +254,41 @@ async function main(): Promise<void> {
     password: SECRETS.ES_WRITER_PASSWORD,
   });
   await es.start();
-  const render = (workers: number) =>
-    renderStackFile(path.join(work, `stack-${workers}`), "bench", {
+  const render = (workers: number, clientCertAuth = true) =>
+    renderStackFile(path.join(work, `stack-${workers}-${clientCertAuth}`), "bench", {
       role: "central",
       clusterName: "hub",
       edgeClusters: ["edge-a"],
       fluentdExternalHosts: [SERVER_NAME],
+      fluentdLoadBalancerSourceRanges: ["127.0.0.0/8"],
       fluentdWorkers: workers,
+      clientCertAuth,
     });
   const renders = { 1: render(1), 2: render(2) };
+  const userRender = render(1, false);
+  // The registered clusters' certificates, as the fluentd-clients ConfigMap holds them; edge-a sends.
+  const edgeA = pki.client("edge-a");
+  const clients = { hub: pki.client("hub").cert, "edge-a": edgeA.cert };
   const variants: Variant[] = [
     { name: "rendered, 2 workers, jemalloc", run: "w2", workers: 2, secured: true, jemalloc: true },
     { name: "rendered, 1 process, jemalloc", run: "w1", workers: 1, secured: true, jemalloc: true },
+    {
+      name: "rendered with clientCertAuth false (shared key and user), 1 process, jemalloc",
+      run: "w1-user",
+      workers: 1,
+      secured: true,
+      jemalloc: true,
+      user: true,
+    },
+    {
+      name: "the same with Fluentd's in_forward (the front door before), 1 process, jemalloc",
+      run: "w1-inforward",
+      workers: 1,
+      secured: true,
+      jemalloc: true,
+      user: true,
+      inForward: true,
+    },
     {
       name: "rendered, 1 process, glibc malloc",
       run: "w1-glibc",
@@ -282,8 +332,15 @@ async function main(): Promise<void> {
       const tlsDir = aggregatorTlsDir(path.join(dir, "tls"), pki, `fluentd-${v.run}`, [SERVER_NAME]);
       const port = await freePort();
       const metricsPort = await freePort();
-      const conf = relocateAggregator(renders[v.workers], path.join(dir, "etc"), {
+      const renderDir = v.user ? userRender : renders[v.workers];
+      const clientsDir = path.join(dir, "clients");
+      fs.mkdirSync(clientsDir, { recursive: true });
+      for (const [cluster, cert] of Object.entries(clients)) {
+        fs.copyFileSync(cert, path.join(clientsDir, `${cluster}.crt`));
+      }
+      const conf = relocateAggregator(renderDir, path.join(dir, "etc"), {
         tlsDir,
+        clientsDir,
         bufferDir: path.join(dir, "buffer"),
         deadLetterDir: path.join(dir, "dead-letter"),
         forwardPort: port,
@@ -291,13 +348,17 @@ async function main(): Promise<void> {
         esPort: es.listeningPort as number,
       });
       if (!v.secured) {
+        inForward(path.dirname(conf));
         commonRecipe(path.dirname(conf));
       }
       if (v.filtersBefore) {
         filtersBefore(path.dirname(conf));
       }
+      if (v.inForward) {
+        inForward(path.dirname(conf));
+      }
       const fluentd = await startFluentd(conf, {
-        env: { ...SECRETS, ...(v.jemalloc ? jemallocEnv(renders[v.workers]) : {}) },
+        env: { ...SECRETS, ...(v.jemalloc ? jemallocEnv(renderDir) : {}) },
       });
       // As several nodes' agents do: one connection each (a connection stays with one worker), chunks
       // encoded before the clock starts, as Fluent Bit sends its chunk files.
@@ -321,10 +382,16 @@ async function main(): Promise<void> {
             secured: {
               ca: pki.caCert,
               serverName: SERVER_NAME,
-              sharedKey: SECRETS.FLUENT_SHARED_KEY,
-              username: "edge-a",
-              password: SECRETS.FLUENT_PASSWORD_EDGE_A,
-              clientHostname: "edge-a-fluent-bit",
+              ...(v.user
+                ? {
+                    login: {
+                      sharedKey: SECRETS.FLUENT_SHARED_KEY,
+                      username: "edge-a",
+                      password: SECRETS.FLUENT_PASSWORD_EDGE_A,
+                      clientHostname: "edge-a-fluent-bit",
+                    },
+                  }
+                : { clientCert: edgeA }),
             },
           }
         : { port };
@@ -335,7 +402,8 @@ async function main(): Promise<void> {
       const sent = await Promise.all(
         slices.map(async (chunks, k) => {
           await new Promise((resolve) => setTimeout(resolve, k * STAGGER_MS));
-          return sendChunks(target, "kube.bench", chunks);
+          // Fluent Bit's tag (efk.<cluster>): what the front door before routed by.
+          return sendChunks(target, "efk.edge-a", chunks);
         }),
       );
       const accepted = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -3,8 +3,9 @@
  * - Records travel in chunks already encoded in MessagePack, as PackedForward messages
  *   (`[tag, entries, {chunk, size}]`): Fluent Bit sends its chunk files as they are, so the bench encodes
  *   every chunk before its clock starts and the sender's CPU stays out of the way of the aggregator's.
- * - Secured: TLS verified against the CA, the shared-key and user handshake (HELO, PING, PONG, checked
- *   both ways), and each chunk acknowledged before the next is sent, as `Require_ack_response on` does.
+ * - Secured: TLS verified against the CA, with a client certificate (the aggregator's default) or the
+ *   shared-key and user handshake (HELO, PING, PONG, checked both ways), and each chunk acknowledged
+ *   before the next is sent, as `Require_ack_response on` does.
  * - Plain: what the common recipe runs: no TLS, no handshake, no acknowledgements; chunks are written as
  *   fast as the socket takes them.
  * The integration tests keep the fluent-logger package, which sends record by record.
@@ -21,10 +22,10 @@ export interface ForwardTarget {
   secured?: {
     ca: string;
     serverName: string;
-    sharedKey: string;
-    username: string;
-    password: string;
-    clientHostname: string;
+    /** Client certificate and key files: the identity, when the aggregator knows clusters by key. */
+    clientCert?: { cert: string; key: string };
+    /** The forward handshake, when the aggregator knows clusters by user. */
+    login?: { sharedKey: string; username: string; password: string; clientHostname: string };
   };
 }
 
@@ -65,6 +66,12 @@ function connect(t: ForwardTarget): Promise<net.Socket> {
           port: t.port,
           ca: fs.readFileSync(t.secured.ca),
           servername: t.secured.serverName,
+          ...(t.secured.clientCert
+            ? {
+                cert: fs.readFileSync(t.secured.clientCert.cert),
+                key: fs.readFileSync(t.secured.clientCert.key),
+              }
+            : {}),
         })
       : net.connect({ host: "127.0.0.1", port: t.port });
     socket.once(t.secured ? "secureConnect" : "connect", () => resolve(socket));
@@ -83,7 +90,7 @@ function reader(socket: net.Socket): () => Promise<unknown> {
 }
 
 async function handshake(
-  s: NonNullable<ForwardTarget["secured"]>,
+  s: NonNullable<NonNullable<ForwardTarget["secured"]>["login"]>,
   socket: net.Socket,
   next: () => Promise<unknown>,
 ) {
@@ -121,8 +128,8 @@ export async function sendChunks(t: ForwardTarget, tag: string, chunks: Chunk[])
   const next = reader(socket);
   let done = 0;
   try {
-    if (t.secured) {
-      await handshake(t.secured, socket, next);
+    if (t.secured?.login) {
+      await handshake(t.secured.login, socket, next);
     }
     for (const c of chunks) {
       const id = crypto.randomBytes(16).toString("base64");

@@ -212,6 +212,16 @@ export function centralRules(i: CentralAlertsInput): RuleGroup[] {
           "A forwarder presented a wrong shared key, user or password, or no valid client certificate.",
           "Find the client in the pod's log (address, hostname, username); update or revoke that edge.",
         ),
+        alert(
+          "EfkForwardImpersonation",
+          `sum by (namespace, pod, cluster) (increase(${sel(EFK_METRICS.impersonations, ns)}[10m])) > 0`,
+          undefined,
+          "critical",
+          {},
+          "Cluster {{ $labels.cluster }} sent {{ $value }} records naming another cluster",
+          "Its records were stored under its own name, as always; but its agents should never name another cluster: its configuration was changed, or it is compromised.",
+          "Look at the cluster's Fluent Bit configuration (its record_modifier); if you did not change it, revoke and re-key the cluster.",
+        ),
       ],
     },
     {

@@ -182,6 +182,23 @@ const CASES: AlertCase[] = [
     ],
   },
   {
+    alert: "EfkForwardImpersonation",
+    evalTime: "10m",
+    firing: [
+      s(
+        `efk_fluentd_forward_impersonated_records_total{namespace="${NS}", cluster="edge-a", pod="fluentd-0"}`,
+        "0x5 4x20",
+      ),
+    ],
+    expect: [{ severity: "critical", cluster: "edge-a", namespace: NS, pod: "fluentd-0" }],
+    healthy: [
+      s(
+        `efk_fluentd_forward_impersonated_records_total{namespace="${NS}", cluster="edge-a", pod="fluentd-0"}`,
+        "4x20",
+      ),
+    ],
+  },
+  {
     alert: "EfkForwardRefused",
     evalTime: "10m",
     firing: [
@@ -274,9 +291,9 @@ describe("alert rules and dashboard, on the real promtool", function () {
       (g) => g.rules,
     );
 
-  it("passes promtool check rules: the central stack's 14 alerts and an edge's 3", () => {
+  it("passes promtool check rules: the central stack's 15 alerts and an edge's 3", () => {
     for (const [render, count] of [
-      [central, 14],
+      [central, 15],
       [edge, 3],
     ] as const) {
       const r = promtool(["check", "rules", rulesFile(render)]);
