@@ -105,6 +105,8 @@ export function centralArgs(cfg: StackConfig): Omit<CentralArgs, "edgeRequests">
       loadBalancerSourceRanges: cfg.fluentdLoadBalancerSourceRanges,
       metrics: cfg.metrics,
       workers: fluentdWorkers(cfg),
+      indexLayout: cfg.indexLayout,
+      dedicatedStreams: cfg.dedicatedStreams,
     },
     fluentBit: fluentBitSettings(cfg),
     monitoring: {

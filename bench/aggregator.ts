@@ -261,6 +261,7 @@ async function main(): Promise<void> {
       edgeClusters: ["edge-a"],
       fluentdExternalHosts: [SERVER_NAME],
       fluentdLoadBalancerSourceRanges: ["127.0.0.0/8"],
+      indexLayout: "per-cluster",
       fluentdWorkers: workers,
       clientCertAuth,
     });

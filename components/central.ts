@@ -181,6 +181,7 @@ export class Central extends pulumi.ComponentResource {
         setupPassword: elasticsearch.kibanaSetupPassword,
         dataStreamPrefix: DATA_STREAM_PREFIX,
         clusters,
+        layout: { kind: args.fluentd.indexLayout, dedicated: args.fluentd.dedicatedStreams },
         after: [elasticsearch.release, caSecret],
       },
       { parent: this },

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { IndexLayout } from "../lib/capacity";
 import { sha256Hex } from "../lib/digest";
 import { RELEASES, kibanaUrl } from "../lib/names";
 import { kibanaObjects, kibanaSetupFiles } from "../lib/render/kibanaSetup";
@@ -26,8 +27,10 @@ export interface KibanaArgs extends KibanaValuesInput {
   setupPassword: pulumi.Input<string>;
   /** Data stream prefix: the data views' index patterns are `<prefix>-<cluster>` and `<prefix>-*`. */
   dataStreamPrefix: string;
-  /** The registered clusters (the central one and its edges): one data view each. */
+  /** The registered clusters (the central one and its edges): a saved search each. */
   clusters: string[];
+  /** Which data streams exist (a data view each). */
+  layout: { kind: IndexLayout; dedicated: string[] };
   /** What must be ready first: the Elasticsearch release (it holds the token and the setup user) and the CA Secret. */
   after: pulumi.Resource[];
 }
@@ -113,7 +116,7 @@ export class Kibana extends pulumi.ComponentResource {
       {
         metadata: { namespace: args.namespaceRef },
         data: kibanaSetupFiles(
-          kibanaObjects(args.dataStreamPrefix, args.clusters, {
+          kibanaObjects(args.dataStreamPrefix, args.clusters, args.layout, {
             name: KIBANA_SETUP_USER,
             role: KIBANA_SETUP_ROLE,
             secret: SECRETS.kibanaSetupCredentials.name,

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { capacity, MAX_SHARDS_PER_NODE, maxClusters, SAFE_SHARE } from "../lib/capacity";
 import {
   CONFIG_KEYS,
   CONFIG_NAMESPACE,
@@ -223,6 +224,57 @@ export function loadConfig(source: ConfigSource): StackConfig {
   return parsed.data;
 }
 
+/**
+ * What Elasticsearch will hold in steady state must stay within the safe share of its shard limit: past
+ * the limit it refuses new indices, so a new cluster's first record and every rollover fail.
+ */
+function capacityProblems(c: StackConfig): string[] {
+  const clusters = [c.clusterName, ...c.edgeClusters];
+  const out: string[] = [];
+  const unknown = c.dedicatedStreams.filter((d) => !clusters.includes(d));
+  if (unknown.length > 0) {
+    out.push(
+      problem(
+        "dedicatedStreams",
+        c.dedicatedStreams,
+        `registered clusters (efk:clusterName or efk:edgeClusters); not registered: ${unknown.join(", ")}`,
+      ),
+    );
+  }
+  if (c.indexLayout === "per-cluster" && c.dedicatedStreams.length > 0) {
+    out.push(
+      problem(
+        "dedicatedStreams",
+        c.dedicatedStreams,
+        "empty with efk:indexLayout per-cluster (every cluster has a stream of its own already)",
+      ),
+    );
+  }
+  const input = {
+    clusters: clusters.length,
+    layout: c.indexLayout,
+    dedicatedStreams: c.dedicatedStreams.length,
+    retentionDays: c.retentionDays,
+    dataNodes: c.esReplicas,
+  };
+  const plan = capacity(input);
+  if (!plan.fits) {
+    const most = maxClusters(input);
+    out.push(
+      `Elasticsearch would hold ${plan.shards} shards (${plan.streams} data stream${plan.streams === 1 ? "" : "s"} x ` +
+        `${plan.indicesPerStream} indices for efk:retentionDays ${c.retentionDays}, with replicas), over ` +
+        `${Math.round(SAFE_SHARE * 100)}% of its limit of ${plan.limit} (${MAX_SHARDS_PER_NODE} per data node x ` +
+        `efk:esReplicas ${c.esReplicas}): it refuses new indices at the limit. Options: ` +
+        (c.indexLayout === "per-cluster"
+          ? `efk:indexLayout shared (one stream for every cluster; this layout fits ${most} clusters); `
+          : `fewer efk:dedicatedStreams (${c.dedicatedStreams.length} now); `) +
+        `a shorter efk:retentionDays; more data nodes (efk:esReplicas). npm run capacity -- --clusters ${clusters.length} ` +
+        `--retention ${c.retentionDays} --nodes ${c.esReplicas} shows the numbers.`,
+    );
+  }
+  return out;
+}
+
 function crossChecks(c: StackConfig): string[] {
   const out: string[] = [];
   if (c.role === "edge" && c.centralStack === "") {
@@ -298,6 +350,9 @@ function crossChecks(c: StackConfig): string[] {
         `the CIDR ranges the edges send from when efk:fluentdServiceType is LoadBalancer: an empty list leaves the forward port open to the whole internet. Allowing anywhere must be said: pulumi config set --path 'fluentdLoadBalancerSourceRanges[0]' 0.0.0.0/0 (and '[1]' ::/0)`,
       ),
     );
+  }
+  if (c.role === "central") {
+    out.push(...capacityProblems(c));
   }
   if (c.role === "central" && c.edgeClusters.length > 0 && c.fluentdServiceType === "None") {
     out.push(

@@ -16,6 +16,7 @@ import {
 } from "./rules";
 import { FLUENTD_SERVICE_TYPES, METRICS_STYLES } from "../lib/names";
 import { quantityValue } from "../lib/quantity";
+import { INDEX_LAYOUTS } from "../lib/capacity";
 
 /**
  * The table of every stack configuration key: type, default, description, rule and the stacks it applies
@@ -334,6 +335,22 @@ export const CONFIG_KEYS = {
       "Know every forwarder by its client certificate: the central signs the request for the key each edge keeps, and the aggregator refuses, in the TLS handshake, any client without a certificate of a registered cluster's key. `false` falls back to a shared key and a password per cluster (each edge makes its own), and every edge then holds the shared key.",
     default: true,
     schema: z.boolean(),
+    roles: CENTRAL,
+  },
+  indexLayout: {
+    type: "string",
+    description:
+      "How clusters' logs are laid out in Elasticsearch: `shared`, one data stream `efk-logs-shared` for every cluster (each record keeps its `cluster` field), whose shards do not grow with the number of clusters; or `per-cluster`, a stream `efk-logs-<cluster>` each, which costs every cluster about `(retentionDays + 2) x 2` shards and fits a few dozen clusters. `npm run capacity` shows what a configuration holds.",
+    default: "shared",
+    schema: z.enum(INDEX_LAYOUTS, { error: `one of: ${INDEX_LAYOUTS.join(", ")}` }),
+    roles: CENTRAL,
+  },
+  dedicatedStreams: {
+    type: "array",
+    description:
+      "With `indexLayout: shared`: clusters (the central one or edges) whose logs go to a stream of their own, `efk-logs-<cluster>`, for the loud ones. Each costs about `(retentionDays + 2) x 2` shards.",
+    default: [],
+    schema: uniqueList(clusterName),
     roles: CENTRAL,
   },
   retentionDays: {

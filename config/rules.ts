@@ -2,6 +2,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import { isQuantity, quantityValue } from "../lib/quantity";
 import { UNREGISTERED_CLUSTER } from "../lib/records";
+import { SHARED_STREAM } from "../lib/capacity";
 
 /**
  * The rules config values are checked against. Each message completes "must be ...", because the
@@ -26,11 +27,16 @@ const PREFIX_LENGTH = /^(0|[1-9][0-9]{0,2})$/;
 
 export const label = z.string().refine((v) => v.length <= 63 && DNS1123_LABEL.test(v), DNS1123_LABEL_RULE);
 
-/** A cluster name: also names its data stream, so it must not be the one Fluentd keeps for strays. */
-export const clusterName = label.refine(
-  (v) => v !== UNREGISTERED_CLUSTER,
-  `a name other than "${UNREGISTERED_CLUSTER}": Fluentd sends records whose cluster is not registered to the data stream of that name`,
-);
+/** A cluster name: also names its data stream, so it must not be the one Fluentd keeps for strays, nor the shared one. */
+export const clusterName = label
+  .refine(
+    (v) => v !== UNREGISTERED_CLUSTER,
+    `a name other than "${UNREGISTERED_CLUSTER}": Fluentd sends records whose cluster is not registered to the data stream of that name`,
+  )
+  .refine(
+    (v) => v !== SHARED_STREAM,
+    `a name other than "${SHARED_STREAM}": the data stream every cluster shares is named so`,
+  );
 
 // `abort`: later rules assume a well-formed quantity.
 const quantity = z.string().refine(isQuantity, { message: QUANTITY_RULE, abort: true });

@@ -4,11 +4,13 @@
  * nothing but the right to add documents to `<prefix>-*` data streams.
  */
 
+import { dataStreamName, indexReplicas, SHARED_STREAM } from "../capacity";
 import { RECORD_FIELDS } from "../records";
 
 export const SETUP_FILES = {
   policy: "ilm-policy.json",
   template: "index-template.json",
+  sharedTemplate: "index-template-shared.json",
   script: "setup.sh",
 } as const;
 
@@ -18,6 +20,11 @@ export function ilmPolicyName(prefix: string): string {
 
 export function indexTemplateName(prefix: string): string {
   return prefix;
+}
+
+/** The shared stream's own template: the same as the others' but for its primaries. */
+export function sharedTemplateName(prefix: string): string {
+  return dataStreamName(prefix, SHARED_STREAM);
 }
 
 /**
@@ -49,7 +56,7 @@ export function indexTemplate(prefix: string, replicas: number): Record<string, 
       settings: {
         "index.lifecycle.name": ilmPolicyName(prefix),
         // A lone node cannot hold a replica; with more, one replica survives a node's loss.
-        "index.number_of_replicas": replicas > 1 ? 1 : 0,
+        "index.number_of_replicas": indexReplicas(replicas),
       },
       mappings: {
         properties: {
@@ -70,6 +77,24 @@ export function indexTemplate(prefix: string, replicas: number): Record<string, 
       },
     },
     _meta: { managed_by: "efk-pulumi" },
+  };
+}
+
+/**
+ * The shared stream's template: every cluster writes there, so its indices have a primary on every data
+ * node (each node indexes), and a higher priority than the template of the per-cluster streams (an index
+ * takes the one template of highest priority that matches; nothing is merged).
+ */
+export function sharedIndexTemplate(prefix: string, dataNodes: number): Record<string, unknown> {
+  const base = indexTemplate(prefix, dataNodes) as { template: { settings: Record<string, unknown> } };
+  return {
+    ...base,
+    index_patterns: [sharedTemplateName(prefix)],
+    priority: 201,
+    template: {
+      ...base.template,
+      settings: { ...base.template.settings, "index.number_of_shards": dataNodes },
+    },
   };
 }
 
@@ -99,6 +124,7 @@ put() {
 
 put "/_ilm/policy/${ilmPolicyName(prefix)}" ${SETUP_FILES.policy}
 put "/_index_template/${indexTemplateName(prefix)}" ${SETUP_FILES.template}
+put "/_index_template/${sharedTemplateName(prefix)}" ${SETUP_FILES.sharedTemplate}
 `;
 }
 
@@ -107,6 +133,7 @@ export function setupFiles(prefix: string, retentionDays: number, replicas: numb
   return {
     [SETUP_FILES.policy]: JSON.stringify(ilmPolicy(retentionDays), null, 2),
     [SETUP_FILES.template]: JSON.stringify(indexTemplate(prefix, replicas), null, 2),
+    [SETUP_FILES.sharedTemplate]: JSON.stringify(sharedIndexTemplate(prefix, replicas), null, 2),
     [SETUP_FILES.script]: setupScript(prefix),
   };
 }

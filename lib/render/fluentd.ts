@@ -2,7 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { EFK_METRICS } from "../monitoring/metrics";
 import { ID_SEED_FIELDS, RECORD_FIELDS, UNREGISTERED_CLUSTER } from "../records";
-import { directive, fromEnv, renderDirectives, type Directive } from "./directive";
+import { dataStreamName, SHARED_STREAM, type IndexLayout } from "../capacity";
+import { directive, fromEnv, renderDirectives, type Directive, type Param } from "./directive";
 
 /** Where the aggregator's files are, inside its container (the chart mounts the buffer volume at /var/log/fluent). */
 export const FLUENTD_PATHS = {
@@ -77,6 +78,8 @@ export interface FluentdConfInput {
   identity: ForwardIdentity;
   /** Clusters allowed to forward, each logging in with its own name and password. */
   clusters: string[];
+  /** Which data stream each cluster's records go to (see lib/capacity.ts). */
+  layout: { kind: IndexLayout; dedicated: string[] };
   elasticsearch: {
     host: string;
     port: number;
@@ -107,9 +110,12 @@ export const ID_FIELD = RECORD_FIELDS.id;
  */
 export const ID_SEED_SEPARATOR = "\n";
 
-export function dataStreamName(prefix: string, cluster: string): string {
-  return `${prefix}-${cluster}`;
-}
+/**
+ * With dedicated streams in the shared layout, the field that carries a record's data stream to the
+ * Elasticsearch output (`target_index_key`), which takes it off the record before sending: it is never
+ * stored.
+ */
+export const STREAM_FIELD = "efk_stream";
 
 function forwardSource(c: FluentdConfInput): Directive {
   const byCertificate = c.identity.kind === "certificate" ? c.identity : undefined;
@@ -181,10 +187,17 @@ export const ROTATION_SUFFIX_RUBY = "/[.]log[.][0-9]{8}-[0-9]{6}$/";
  * bench` (record_transformer builds its placeholders and evaluates per record; record_modifier compiles
  * its one expression once, and the rotation suffix is a plain regular-expression replacement).
  */
-function clusterFilter(clusters: string[]): Directive {
+function clusterFilter(c: FluentdConfInput): Directive {
   // The forward input admits registered clusters only; checked again here, so that no other name can
   // ever become a data stream. \A and \z, not ^ and $, which match at any line break in Ruby.
-  const known = `/\\A(?:${clusters.join("|")})\\z/`;
+  const known = `/\\A(?:${c.clusters.join("|")})\\z/`;
+  const dedicated = c.layout.kind === "shared" ? c.layout.dedicated : [];
+  const stream =
+    dedicated.length > 0
+      ? {
+          [STREAM_FIELD]: `\${tag_parts[1].match?(/\\A(?:${dedicated.join("|")})\\z/) ? '${c.dataStreamPrefix}-' + tag_parts[1] : '${dataStreamName(c.dataStreamPrefix, SHARED_STREAM)}'}`,
+        }
+      : {};
   return directive(
     "filter",
     "**",
@@ -192,6 +205,7 @@ function clusterFilter(clusters: string[]): Directive {
     [
       directive("record", undefined, {
         [RECORD_FIELDS.cluster]: `\${tag_parts[1].match?(${known}) ? tag_parts[1] : '${UNREGISTERED_CLUSTER}'}`,
+        ...stream,
       }),
       directive("replace", undefined, {
         key: RECORD_FIELDS.file,
@@ -226,6 +240,18 @@ function idFilter(): Directive {
 /** The Elasticsearch output's buffer: flush threads per worker, and the size of a chunk (one bulk request). */
 const FLUSH_THREADS = 2;
 const CHUNK_LIMIT = "2MB";
+
+/**
+ * Where the output writes: each cluster's stream (`per-cluster`); the shared stream; or, with dedicated
+ * streams, the stream the cluster filter put on each record.
+ */
+function streamParams(c: FluentdConfInput): [string, Param][] {
+  if (c.layout.kind === "per-cluster") {
+    return [["index_name", dataStreamName(c.dataStreamPrefix, "${cluster}")]];
+  }
+  const shared: [string, Param] = ["index_name", dataStreamName(c.dataStreamPrefix, SHARED_STREAM)];
+  return c.layout.dedicated.length > 0 ? [shared, ["target_index_key", STREAM_FIELD]] : [shared];
+}
 
 function elasticsearchOutput(c: FluentdConfInput): Directive {
   // The plugin requires `tag` among the chunk keys; Fluent Bit sends one tag per cluster (efk.<cluster>),
@@ -276,7 +302,7 @@ function elasticsearchOutput(c: FluentdConfInput): Directive {
       // `create` into the data stream's name: Elasticsearch makes the stream from our template on first
       // write. The data_stream output would instead install its own templates and policies, which needs
       // cluster-wide privileges, and it logs and drops documents Elasticsearch refuses one by one.
-      ["index_name", dataStreamName(c.dataStreamPrefix, "${cluster}")],
+      ...streamParams(c),
       ["write_operation", "create"],
       ["id_key", ID_FIELD],
       ["include_timestamp", true],
@@ -410,7 +436,7 @@ export function renderFluentdConfig(c: FluentdConfInput): Record<string, string>
     "@EFK",
     [],
     [
-      clusterFilter(c.clusters),
+      clusterFilter(c),
       // After the cluster filter: the label takes registered names and `unregistered` only.
       counter(EFK_METRICS.recordsIn, "Records accepted from forwarders, by cluster.", "cluster"),
       idFilter(),

@@ -4,6 +4,7 @@
  * The objects are data (`objects.json`); one script, the same for every stack, makes Kibana match them.
  */
 
+import { dataStreamName, SHARED_STREAM, type IndexLayout } from "../capacity";
 import { RECORD_FIELDS, UNREGISTERED_CLUSTER } from "../records";
 
 export const KIBANA_SETUP_FILES = { objects: "objects.json", script: "setup.js" } as const;
@@ -34,7 +35,8 @@ export interface KibanaObjects {
   dataViews: DataView[];
   /** Set as the default only while no default is set: a user's choice is kept. */
   defaultDataView: string;
-  savedSearch: SavedSearch;
+  /** "Logs by cluster", then one search per registered cluster: the view of a cluster, whatever the layout. */
+  savedSearches: SavedSearch[];
   /** Named in error messages: where the setup user's password and privileges come from. */
   setupUser: { name: string; role: string; secret: string };
 }
@@ -47,6 +49,11 @@ export function clusterViewId(cluster: string): string {
 }
 
 export const LOGS_BY_CLUSTER_SEARCH = "efk-search-logs-by-cluster";
+
+/** The id of a cluster's saved search: its logs, in whichever stream they are. */
+export function clusterSearchId(cluster: string): string {
+  return `efk-search-cluster-${cluster}`;
+}
 
 /** The Discover columns of "Logs by cluster": cluster, namespace, pod, container and the message. */
 export const LOGS_BY_CLUSTER_COLUMNS = [
@@ -65,37 +72,67 @@ function dataView(id: string, pattern: string): DataView {
  * The objects for `clusters` (the registered ones: the central cluster and its edges). A cluster that is
  * no longer registered has no view here; the script never deletes one, so its view stays while its data does.
  */
+const INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index";
+
+/** A Discover search on the all-clusters view, newest first, with `query` (KQL). */
+function search(id: string, title: string, description: string, query: string): SavedSearch {
+  return {
+    id,
+    attributes: {
+      title,
+      description,
+      columns: LOGS_BY_CLUSTER_COLUMNS,
+      sort: [[TIME_FIELD, "desc"]],
+      kibanaSavedObjectMeta: {
+        searchSourceJSON: JSON.stringify({
+          query: { query, language: "kuery" },
+          filter: [],
+          indexRefName: INDEX_REF,
+        }),
+      },
+    },
+    references: [{ name: INDEX_REF, type: "index-pattern", id: ALL_CLUSTERS_VIEW }],
+  };
+}
+
+/**
+ * The objects for `clusters` (the registered ones: the central cluster and its edges) and the data
+ * streams of `layout`. A data view per stream that exists (with `shared`: the shared stream and the
+ * dedicated ones; with `per-cluster`: each cluster's and the unregistered one), and a saved search per
+ * cluster, which finds its logs by their `cluster` field in any layout. A cluster that is no longer
+ * registered has no objects here; the script never deletes one, so its view stays while its data does.
+ */
 export function kibanaObjects(
   prefix: string,
   clusters: string[],
+  layout: { kind: IndexLayout; dedicated: string[] },
   setupUser: KibanaObjects["setupUser"],
 ): KibanaObjects {
+  const streams =
+    layout.kind === "shared" ? [SHARED_STREAM, ...layout.dedicated] : [...clusters, UNREGISTERED_CLUSTER];
   const views = [
     dataView(ALL_CLUSTERS_VIEW, `${prefix}-*`),
-    ...clusters.map((c) => dataView(clusterViewId(c), `${prefix}-${c}`)),
-    dataView(clusterViewId(UNREGISTERED_CLUSTER), `${prefix}-${UNREGISTERED_CLUSTER}`),
+    ...streams.map((s) => dataView(clusterViewId(s), dataStreamName(prefix, s))),
   ];
-  const indexRef = "kibanaSavedObjectMeta.searchSourceJSON.index";
   return {
     dataViews: views,
     defaultDataView: ALL_CLUSTERS_VIEW,
-    savedSearch: {
-      id: LOGS_BY_CLUSTER_SEARCH,
-      attributes: {
-        title: "Logs by cluster",
-        description: "Every cluster's container logs, newest first (efk-pulumi).",
-        columns: LOGS_BY_CLUSTER_COLUMNS,
-        sort: [[TIME_FIELD, "desc"]],
-        kibanaSavedObjectMeta: {
-          searchSourceJSON: JSON.stringify({
-            query: { query: "", language: "kuery" },
-            filter: [],
-            indexRefName: indexRef,
-          }),
-        },
-      },
-      references: [{ name: indexRef, type: "index-pattern", id: ALL_CLUSTERS_VIEW }],
-    },
+    savedSearches: [
+      search(
+        LOGS_BY_CLUSTER_SEARCH,
+        "Logs by cluster",
+        "Every cluster's container logs, newest first (efk-pulumi).",
+        "",
+      ),
+      ...clusters.map((c) =>
+        search(
+          clusterSearchId(c),
+          `Logs of ${c}`,
+          `The container logs of cluster ${c}, newest first (efk-pulumi).`,
+          `${RECORD_FIELDS.cluster}:"${c}"`,
+        ),
+      ),
+    ],
     setupUser,
   };
 }
@@ -279,14 +316,15 @@ async function main() {
     await call("POST", "/api/data_views/default", { data_view_id: wantedDefault, force: true }, [200]);
     console.log("default data view: " + wantedDefault + " (set)");
   }
-  const search = objects.savedSearch;
-  const at = "/api/saved_objects/search/" + encodeURIComponent(search.id);
-  const found = await call("GET", at, undefined, [200, 404]);
-  if (found.status === 404) {
-    const references = search.references.map((r) => Object.assign({}, r, { id: ids[r.id] || r.id }));
-    await call("POST", at, { attributes: search.attributes, references }, [200]);
+  for (const search of objects.savedSearches) {
+    const at = "/api/saved_objects/search/" + encodeURIComponent(search.id);
+    const found = await call("GET", at, undefined, [200, 404]);
+    if (found.status === 404) {
+      const references = search.references.map((r) => Object.assign({}, r, { id: ids[r.id] || r.id }));
+      await call("POST", at, { attributes: search.attributes, references }, [200]);
+    }
+    console.log("saved search " + search.attributes.title + ": " + (found.status === 404 ? "created" : "kept"));
   }
-  console.log("saved search " + search.attributes.title + ": " + (found.status === 404 ? "created" : "kept"));
   console.log(
     "data views: " + tally.created + " created, " + tally.updated + " updated, " + tally.unchanged +
       " unchanged, " + tally.adopted + " made by hand",

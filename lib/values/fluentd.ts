@@ -1,3 +1,4 @@
+import type { IndexLayout } from "../capacity";
 import { sha256Hex } from "../digest";
 import {
   FLUENTD_FORWARD_PORT,
@@ -88,6 +89,10 @@ export interface FluentdValuesInput {
   storageSize: string;
   /** Clusters allowed to forward (the central one and every edge). */
   clusters: string[];
+  /** How clusters' records are laid out in data streams. */
+  indexLayout: IndexLayout;
+  /** With the shared layout: clusters with a stream of their own. */
+  dedicatedStreams: string[];
   /** Require a client certificate signed by our CA from every forwarder. */
   clientCertAuth: boolean;
   /** Data streams are `<prefix>-<cluster>`. */
@@ -112,6 +117,7 @@ export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string
       ? { kind: "certificate", caPath: tls(SECRETS.fluentdTls.keys.ca), certsDir: FLUENTD_PATHS.clientsDir }
       : { kind: "user" },
     clusters: v.clusters,
+    layout: { kind: v.indexLayout, dedicated: v.dedicatedStreams },
     elasticsearch: {
       host: es.hostname,
       port: Number(es.port),

@@ -61,6 +61,8 @@ const CENTRAL = {
   edgeClusters: ["edge-a"],
   fluentdExternalHosts: [SERVER_NAME],
   fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
+  // edge-a's records in a stream of their own, which the tally reads.
+  indexLayout: "per-cluster",
 };
 const EDGE = { role: "edge", clusterName: "edge-a", centralStack: "organization/efk/hub" };
 const STREAM = "efk-logs-edge-a";

@@ -21,6 +21,8 @@ const STACK = {
   edgeClusters: ["edge-a", "edge-b"],
   fluentdExternalHosts: ["logs.efk.test"],
   fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
+  // A view per cluster's stream: what most of these tests manage (the shared layout's objects have their own test).
+  indexLayout: "per-cluster",
 };
 
 interface Run {
@@ -140,6 +142,31 @@ describe("Kibana setup Job (rendered script, Kibana stand-in)", function () {
     const ref = search.references.find((r) => r.name === source.indexRefName);
     assert.ok(ref && k.objects.has(`index-pattern/${ref.id}`), "the saved search's data view does not exist");
     assert.match(run.stdout, /data views: 5 created, 0 updated, 0 unchanged, 0 made by hand/);
+  });
+
+  it("with the default shared layout: a view of the shared stream, and a search per cluster that finds its logs there", async () => {
+    const shared = renderStackFile(path.join(dir, "shared"), "central", { ...STACK, indexLayout: "shared" });
+    const { kibana: k, url } = await kibana();
+    const run = await runSetup(url, { renderDir: shared });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(
+      k
+        .dataViews()
+        .map((v) => v.attributes.title)
+        .sort(),
+      ["efk-logs-*", "efk-logs-shared"],
+    );
+    for (const cluster of ["hub", "edge-a", "edge-b"]) {
+      const search = k.objects.get(`search/efk-search-cluster-${cluster}`);
+      assert.ok(search, `no saved search for ${cluster}`);
+      assert.equal(search.attributes.title, `Logs of ${cluster}`);
+      const source = JSON.parse(
+        (search.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON,
+      ) as { indexRefName: string; query: { query: string; language: string } };
+      assert.deepEqual(source.query, { query: `cluster:"${cluster}"`, language: "kuery" });
+      const ref = search.references.find((r) => r.name === source.indexRefName);
+      assert.ok(ref && k.objects.has(`index-pattern/${ref.id}`), "the search's data view does not exist");
+    }
   });
 
   it("changes nothing when run again: no write, no duplicate", async () => {

@@ -48,6 +48,8 @@ const STACK = {
   fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
   clientCertAuth: false,
   retentionDays: 9,
+  // A stream per cluster: what these tests read each cluster's records from (the shared layout has its own).
+  indexLayout: "per-cluster",
 };
 
 function records(cluster: string, n: number, run: string): Record<string, unknown>[] {

@@ -215,13 +215,26 @@ describe("central stack: Elasticsearch release", () => {
     assert.ok(configName, "the setup ConfigMap has no name");
     assert.equal(pod.volumes.find((v) => v.name === "setup")?.configMap?.name, configName);
     const data = config.inputs.data as Record<string, string>;
-    assert.deepEqual(Object.keys(data).sort(), ["ilm-policy.json", "index-template.json", "setup.sh"]);
-    const template = JSON.parse(data["index-template.json"]) as {
+    assert.deepEqual(Object.keys(data).sort(), [
+      "ilm-policy.json",
+      "index-template-shared.json",
+      "index-template.json",
+      "setup.sh",
+    ]);
+    type Template = {
       index_patterns: string[];
+      priority: number;
       template: { settings: Record<string, unknown> };
     };
+    const template = JSON.parse(data["index-template.json"]) as Template;
     assert.deepEqual(template.index_patterns, ["efk-logs-*"]);
     assert.equal(template.template.settings["index.number_of_replicas"], 1);
+    // The stream every cluster shares: a primary on each of this stack's 5 data nodes, and it wins over the other.
+    const shared = JSON.parse(data["index-template-shared.json"]) as Template;
+    assert.deepEqual(shared.index_patterns, ["efk-logs-shared"]);
+    assert.equal(shared.template.settings["index.number_of_shards"], 5);
+    assert.ok(shared.priority > template.priority);
+    assert.match(data["setup.sh"], /put "\/_index_template\/efk-logs-shared" index-template-shared\.json\n/);
   });
 
   it("gates readiness on a green cluster", () => {
@@ -367,20 +380,39 @@ describe("central stack: Kibana setup Job", () => {
 
   const env = (name: string) => pod.containers[0].env.find((e) => e.name === name);
 
-  it("describes one view per registered cluster, one for all (the default) and one for the unregistered stream", () => {
+  interface Objects {
+    dataViews: { id: string; title: string; timeFieldName: string }[];
+    defaultDataView: string;
+    savedSearches: { id: string; attributes: { kibanaSavedObjectMeta: { searchSourceJSON: string } } }[];
+  }
+  const objectsOf = () =>
+    JSON.parse(
+      (find("kubernetes:core/v1:ConfigMap", "efk-kibana-setup").inputs.data as Record<string, string>)[
+        "objects.json"
+      ],
+    ) as Objects;
+
+  it("describes a view per data stream and one for all (the default), and a search per registered cluster", () => {
     const configMap = find("kubernetes:core/v1:ConfigMap", "efk-kibana-setup");
-    const objects = JSON.parse((configMap.inputs.data as Record<string, string>)["objects.json"]) as {
-      dataViews: { id: string; title: string; timeFieldName: string }[];
-      defaultDataView: string;
-    };
+    const objects = objectsOf();
     assert.deepEqual(
       objects.dataViews.map((v) => [v.id, v.title, v.timeFieldName]),
       [
         ["efk-view-all-clusters", "efk-logs-*", "@timestamp"],
-        ["efk-view-cluster-hub", "efk-logs-hub", "@timestamp"],
-        ["efk-view-cluster-prod-eu", "efk-logs-prod-eu", "@timestamp"],
-        ["efk-view-cluster-prod-us", "efk-logs-prod-us", "@timestamp"],
-        ["efk-view-cluster-unregistered", "efk-logs-unregistered", "@timestamp"],
+        ["efk-view-cluster-shared", "efk-logs-shared", "@timestamp"],
+      ],
+    );
+    assert.deepEqual(
+      objects.savedSearches.map((s) => [
+        s.id,
+        (JSON.parse(s.attributes.kibanaSavedObjectMeta.searchSourceJSON) as { query: { query: string } })
+          .query.query,
+      ]),
+      [
+        ["efk-search-logs-by-cluster", ""],
+        ["efk-search-cluster-hub", 'cluster:"hub"'],
+        ["efk-search-cluster-prod-eu", 'cluster:"prod-eu"'],
+        ["efk-search-cluster-prod-us", 'cluster:"prod-us"'],
       ],
     );
     assert.equal(objects.defaultDataView, "efk-view-all-clusters");
@@ -425,5 +457,36 @@ describe("central stack: Kibana setup Job", () => {
   it("runs the script on the Node.js of the configured Kibana image", () => {
     assert.equal(pod.containers[0].image, "docker.elastic.co/kibana/kibana:8.5.1");
     assert.deepEqual(pod.containers[0].command, ["/usr/share/kibana/node/bin/node", "/setup/setup.js"]);
+  });
+});
+
+describe("central stack: Kibana objects for each layout", () => {
+  const objects = () =>
+    JSON.parse(
+      (find("kubernetes:core/v1:ConfigMap", "efk-kibana-setup").inputs.data as Record<string, string>)[
+        "objects.json"
+      ],
+    ) as { dataViews: { title: string }[]; savedSearches: { id: string }[] };
+  const base = {
+    ...CENTRAL_CONFIG,
+    edgeClusters: '["prod-eu","prod-us"]',
+    fluentdExternalHosts: '["logs.example.com"]',
+  };
+
+  it("per-cluster: a view of each cluster's stream and of the unregistered one, and the same searches", async () => {
+    await runProgram({ ...base, indexLayout: "per-cluster" });
+    assert.deepEqual(
+      objects().dataViews.map((v) => v.title),
+      ["efk-logs-*", "efk-logs-hub", "efk-logs-prod-eu", "efk-logs-prod-us", "efk-logs-unregistered"],
+    );
+    assert.equal(objects().savedSearches.length, 4);
+  });
+
+  it("shared with a dedicated stream: a view of the shared stream and of the dedicated one", async () => {
+    await runProgram({ ...base, dedicatedStreams: '["prod-us"]' });
+    assert.deepEqual(
+      objects().dataViews.map((v) => v.title),
+      ["efk-logs-*", "efk-logs-shared", "efk-logs-prod-us"],
+    );
   });
 });

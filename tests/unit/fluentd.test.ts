@@ -160,9 +160,10 @@ describe("Fluentd aggregator release", () => {
     );
   });
 
-  it("creates documents in one data stream per cluster, outside logs-*-*", () => {
+  it("creates documents in the data stream every cluster shares, outside logs-*-*", () => {
     const text = conf();
-    assert.match(text, /index_name efk-logs-\$\{cluster\}\n/);
+    assert.match(text, /index_name efk-logs-shared\n/);
+    assert.doesNotMatch(text, /target_index_key|efk_stream/);
     // Data streams accept only op_type create.
     assert.match(text, /write_operation create\n/);
     assert.match(text, /include_timestamp true\n/);
@@ -297,6 +298,28 @@ describe("Fluentd aggregator release", () => {
       v.volumeMounts.filter((m) => m.name === volume.name).map((m) => m.mountPath),
       ["/fluentd/clients"],
     );
+  });
+});
+
+describe("Fluentd aggregator: data stream layouts", () => {
+  it("with indexLayout per-cluster: a stream per cluster, named from the buffer's cluster key", async () => {
+    await runProgram({ ...WITH_EDGES, indexLayout: "per-cluster" });
+    assert.match(conf(), /index_name efk-logs-\$\{cluster\}\n/);
+    assert.match(conf(), /<buffer tag, cluster>/);
+  });
+
+  it("with dedicated streams: those clusters' own streams, the others' the shared one, the routing field never stored", async () => {
+    await runProgram({ ...WITH_EDGES, dedicatedStreams: '["prod-us"]' });
+    const text = conf();
+    assert.match(text, /index_name efk-logs-shared\n\s+target_index_key efk_stream\n/);
+    assert.ok(
+      text.includes(
+        "efk_stream \"${tag_parts[1].match?(/\\\\A(?:prod-us)\\\\z/) ? 'efk-logs-' + tag_parts[1] : 'efk-logs-shared'}\"",
+      ),
+      text,
+    );
+    // target_index_key takes the field off the record before it is sent: nothing else may read it.
+    assert.doesNotMatch(text, /record_keys [^\n]*efk_stream/);
   });
 });
 
@@ -531,6 +554,7 @@ describe("Fluentd configuration renderer", () => {
     metricsPort: 24231,
     tls: { certPath: "/t/tls.crt", keyPath: "/t/tls.key" },
     identity: { kind: "user" },
+    layout: { kind: "shared", dedicated: [] },
     clusters: ["a"],
     elasticsearch: { host: "es", port: 9200, caPath: "/t/ca.crt", user: "w" },
     dataStreamPrefix: "efk-logs",
