@@ -75,6 +75,8 @@ export function centralArgs(cfg: StackConfig): Omit<CentralArgs, "edgeRequests">
     },
     elasticsearch: {
       replicas: cfg.esReplicas,
+      dedicatedMasters: cfg.esDedicatedMasters,
+      masters: { cpu: cfg.esMasterCpu, memory: cfg.esMasterMemory, storageSize: cfg.esMasterStorageSize },
       imageTag: cfg.esImageTag,
       antiAffinity: cfg.esAntiAffinity,
       sysctlInitContainer: cfg.esSysctlInitContainer,

@@ -44,11 +44,11 @@ export interface ElasticsearchSettings extends Omit<ElasticsearchValuesInput, "d
 }
 
 /** Kibana. */
-export type KibanaSettings = Omit<KibanaValuesInput, "namespace">;
+export type KibanaSettings = Omit<KibanaValuesInput, "namespace" | "esDedicatedMasters">;
 
 /** The Fluentd aggregator and how edges reach it. */
 export interface AggregatorSettings
-  extends Omit<FluentdValuesInput, "namespace" | "clusters" | "dataStreamPrefix"> {
+  extends Omit<FluentdValuesInput, "namespace" | "esDedicatedMasters" | "clusters" | "dataStreamPrefix"> {
   /** How edge clusters reach the aggregator. */
   serviceType: FluentdServiceType;
   /** Node port of the external Service, with `NodePort`. */
@@ -125,11 +125,14 @@ export class Central extends pulumi.ComponentResource {
       { parent: this },
     );
     const ns = namespace.metadata.name;
+    // Clients, and the certificates they check, follow Elasticsearch's node groups.
+    const esDedicatedMasters = args.elasticsearch.dedicatedMasters > 0;
 
     const pki = new Pki(
       `${name}-pki`,
       {
         namespace: args.namespace,
+        esDedicatedMasters,
         kibanaHosts: args.kibana.hosts,
         fluentdHosts: args.fluentd.externalHosts,
         fluentdIps: args.fluentd.externalIps,
@@ -173,6 +176,7 @@ export class Central extends pulumi.ComponentResource {
       {
         ...args.kibana,
         namespace: args.namespace,
+        esDedicatedMasters,
         namespaceRef: ns,
         chartRepo: args.helm.elasticRepo,
         timeoutSeconds: args.helm.timeoutSeconds,
@@ -227,6 +231,7 @@ export class Central extends pulumi.ComponentResource {
       {
         ...aggregator,
         namespace: args.namespace,
+        esDedicatedMasters,
         namespaceRef: ns,
         chartRepo: args.helm.fluentRepo,
         timeoutSeconds: args.helm.timeoutSeconds,
@@ -259,6 +264,7 @@ export class Central extends pulumi.ComponentResource {
           dataStreamPrefix: DATA_STREAM_PREFIX,
           timeoutSeconds: args.helm.timeoutSeconds,
           exporterPassword: elasticsearch.exporterPassword ?? "",
+          esDedicatedMasters,
           after: [elasticsearch.release, caSecret],
         },
       },

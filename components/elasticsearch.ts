@@ -1,13 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { sha256Hex } from "../lib/digest";
-import { RELEASES, elasticsearchUrl } from "../lib/names";
+import { ES_DEDICATED_MASTER_COUNTS, RELEASES, elasticsearchUrl } from "../lib/names";
 import { setupFiles } from "../lib/render/esSetup";
 import {
   FLUENTD_WRITER_USER,
   KIBANA_SETUP_USER,
   ES_EXPORTER_USER,
-  elasticsearchValues,
+  elasticsearchReleases,
   serviceTokenBearer,
   serviceTokensFile,
   indexSetupPodSpec,
@@ -62,15 +62,24 @@ export class Elasticsearch extends pulumi.ComponentResource {
   public readonly kibanaSetupPassword: pulumi.Output<string>;
   /** Password of the exporter's file-realm user (secret), when it has one. */
   public readonly exporterPassword: pulumi.Output<string> | undefined;
+  /** The release that completes the cluster (with dedicated masters, the data nodes'): clients wait for it. */
   public readonly release: k8s.helm.v3.Release;
   /** Completes once the ILM policy and the index template exist: write only after it. */
   public readonly indexSetup: k8s.batch.v1.Job;
 
   constructor(name: string, args: ElasticsearchArgs, opts?: pulumi.ComponentResourceOptions) {
-    if (!Number.isInteger(args.replicas) || args.replicas < 1 || args.replicas % 2 === 0) {
+    if (!(ES_DEDICATED_MASTER_COUNTS as readonly number[]).includes(args.dedicatedMasters)) {
+      throw new pulumi.InputPropertyError({
+        propertyPath: "dedicatedMasters",
+        reason: `must be one of ${ES_DEDICATED_MASTER_COUNTS.join(", ")}, got ${args.dedicatedMasters}`,
+      });
+    }
+    // Only master-eligible nodes vote: without dedicated masters, every node does.
+    const votersOdd = args.dedicatedMasters > 0 || args.replicas % 2 === 1;
+    if (!Number.isInteger(args.replicas) || args.replicas < 1 || !votersOdd) {
       throw new pulumi.InputPropertyError({
         propertyPath: "replicas",
-        reason: `must be odd and positive, got ${args.replicas}`,
+        reason: `must be ${args.dedicatedMasters > 0 ? "positive" : "odd and positive without dedicated masters"}, got ${args.replicas}`,
       });
     }
     super("efk:logging:Elasticsearch", name, {}, opts);
@@ -130,18 +139,32 @@ export class Elasticsearch extends pulumi.ComponentResource {
       pulumi.all([users, serviceTokens]).apply((files) => sha256Hex(usersRoles + files.join("\0"))),
     );
 
-    this.release = helmRelease(
-      `${name}-release`,
-      {
-        chart: ELASTICSEARCH_CHART,
-        repo: args.chartRepo,
-        releaseName: RELEASES.elasticsearch,
-        namespace: args.namespaceRef,
-        values: credentialsChecksum.apply((checksum) => elasticsearchValues(args, checksum)),
-        timeoutSeconds: args.timeoutSeconds,
-      },
-      { parent: this, dependsOn: [credentials, tlsSecret, fileRealm, serviceTokensSecret] },
-    );
+    // One release per node group, each waiting for the one before: data nodes join masters that have
+    // formed the cluster (Helm waits for readiness, so `dependsOn` means ready, not merely applied).
+    const releases: k8s.helm.v3.Release[] = [];
+    for (const group of elasticsearchReleases(args)) {
+      const release = helmRelease(
+        // The `elasticsearch` release keeps the resource name it always had (and so its state).
+        group.releaseName === RELEASES.elasticsearch
+          ? `${name}-release`
+          : `${name}-${group.nodeGroup}-release`,
+        {
+          chart: ELASTICSEARCH_CHART,
+          repo: args.chartRepo,
+          releaseName: group.releaseName,
+          namespace: args.namespaceRef,
+          values: credentialsChecksum.apply(group.values),
+          timeoutSeconds: args.timeoutSeconds,
+        },
+        {
+          parent: this,
+          dependsOn: [credentials, tlsSecret, fileRealm, serviceTokensSecret, ...releases.slice(-1)],
+        },
+      );
+      releases.push(release);
+    }
+    this.release = releases[releases.length - 1];
+    const url = elasticsearchUrl(args.namespace, args.dedicatedMasters > 0);
 
     // Auto-named: a changed policy or template makes a new ConfigMap, hence a new Job that installs it.
     const setupConfig = new k8s.core.v1.ConfigMap(
@@ -163,7 +186,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
           .apply(([configMapName, caSecretName]) =>
             indexSetupPodSpec({
               imageTag: args.imageTag,
-              url: elasticsearchUrl(args.namespace),
+              url,
               configMapName,
               caSecretName,
             }),
@@ -172,7 +195,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.release, credentials] },
     );
 
-    this.url = pulumi.output(elasticsearchUrl(args.namespace));
+    this.url = pulumi.output(url);
     this.elasticPassword = pulumi.secret(elastic.result);
     this.writerPassword = pulumi.secret(writer.result);
     this.kibanaToken = pulumi.secret(kibanaToken.result.apply(serviceTokenBearer));

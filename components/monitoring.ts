@@ -45,6 +45,8 @@ export interface MonitoringArgs {
     timeoutSeconds: number;
     /** The exporter's Elasticsearch password (secret). */
     exporterPassword: pulumi.Input<string>;
+    /** Whether Elasticsearch has dedicated masters (the exporter then reads it through the data nodes). */
+    esDedicatedMasters: boolean;
     /** What must be ready before the exporter: the Elasticsearch release (its user lives there). */
     after: pulumi.Resource[];
   };
@@ -115,7 +117,11 @@ export class Monitoring extends pulumi.ComponentResource {
           repo: central.exporterChartRepo,
           releaseName: ES_EXPORTER_FULLNAME,
           namespace: args.namespaceRef,
-          values: esExporterValues({ namespace: args.namespace, metrics: s.style }),
+          values: esExporterValues({
+            namespace: args.namespace,
+            esDedicatedMasters: central.esDedicatedMasters,
+            metrics: s.style,
+          }),
           timeoutSeconds: central.timeoutSeconds,
         },
         { parent: this, dependsOn: [...central.after, credentials] },

@@ -5,6 +5,8 @@ import { elasticsearchDnsNames, fluentdDnsNames, kibanaDnsNames } from "../lib/n
 export interface PkiArgs {
   /** Namespace the services run in; their in-cluster DNS names go into the certificates. */
   namespace: string;
+  /** Whether Elasticsearch has dedicated masters: its certificates then name both node groups. */
+  esDedicatedMasters: boolean;
   /** External names of Kibana (ingress, load balancer). */
   kibanaHosts: string[];
   /** External names edge clusters reach the Fluentd aggregator by. */
@@ -76,7 +78,7 @@ export class Pki extends pulumi.ComponentResource {
       `${name}-es-http`,
       ca,
       "elasticsearch",
-      elasticsearchDnsNames(ns),
+      elasticsearchDnsNames(ns, args.esDedicatedMasters),
       ["127.0.0.1"],
       SERVER_USES,
     );
@@ -84,7 +86,7 @@ export class Pki extends pulumi.ComponentResource {
       `${name}-es-transport`,
       transportCa,
       "elasticsearch-transport",
-      elasticsearchDnsNames(ns),
+      elasticsearchDnsNames(ns, args.esDedicatedMasters),
       [],
       PEER_USES,
     );

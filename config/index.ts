@@ -207,6 +207,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
     }
   }
 
+  problems.push(...nodeGroupProblems(values));
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -222,6 +223,46 @@ export function loadConfig(source: ConfigSource): StackConfig {
     throw new ConfigError(crossProblems);
   }
   return parsed.data;
+}
+
+/** The keys that size the dedicated masters: without them, every node is sized by efk:esCpu and the like. */
+const ES_MASTER_KEYS = ["esMasterCpu", "esMasterMemory", "esMasterStorageSize"] as const;
+
+/**
+ * Elasticsearch's node groups: whether efk:esReplicas may be even, and whether the master keys mean
+ * anything, depend on efk:esDedicatedMasters. Checked with the keys' own rules (of the keys that passed
+ * them), not with the cross checks, which wait for every key to be valid: an even efk:esReplicas is
+ * reported beside the other bad keys, as it was when oddness was its own rule.
+ */
+function nodeGroupProblems(values: Record<string, unknown>): string[] {
+  const { esReplicas: replicas, esDedicatedMasters: masters } = values;
+  if (typeof masters !== "number") {
+    return [];
+  }
+  const out: string[] = [];
+  if (masters === 0 && typeof replicas === "number" && replicas % 2 === 0) {
+    out.push(
+      problem(
+        "esReplicas",
+        replicas,
+        "an odd number of master-eligible nodes (1, 3, 5, ...) while efk:esDedicatedMasters is 0, so that a majority survives a partition; with efk:esDedicatedMasters 3 or 5 it counts data nodes, any number from 1",
+      ),
+    );
+  }
+  if (masters === 0) {
+    for (const key of ES_MASTER_KEYS) {
+      if (values[key] !== undefined && show(values[key]) !== show(CONFIG_KEYS[key].default)) {
+        out.push(
+          problem(
+            key,
+            values[key],
+            "left unset while efk:esDedicatedMasters is 0: without dedicated masters every node is sized by efk:esCpu, efk:esMemory and efk:esStorageSize (set efk:esDedicatedMasters to 3 or 5 to size masters apart)",
+          ),
+        );
+      }
+    }
+  }
+  return out;
 }
 
 /**

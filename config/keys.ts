@@ -14,7 +14,7 @@ import {
   storageClass,
   uniqueList,
 } from "./rules";
-import { FLUENTD_SERVICE_TYPES, METRICS_STYLES } from "../lib/names";
+import { ES_DEDICATED_MASTER_COUNTS, FLUENTD_SERVICE_TYPES, METRICS_STYLES } from "../lib/names";
 import { quantityValue } from "../lib/quantity";
 import { INDEX_LAYOUTS } from "../lib/capacity";
 
@@ -133,12 +133,30 @@ export const CONFIG_KEYS = {
   esReplicas: {
     type: "integer",
     description:
-      "Elasticsearch nodes (all master-eligible): an odd number, so a majority survives a partition.",
+      "Elasticsearch nodes, all master-eligible: an odd number, so a majority survives a partition. With `esDedicatedMasters`, the data nodes: any number from 1.",
     default: 3,
+    // Whether it must be odd depends on esDedicatedMasters: config/index.ts checks the two together.
     schema: z
       .number()
       .int("an odd whole number")
-      .refine((n) => n >= 1 && n % 2 === 1, "an odd number of master-eligible nodes (1, 3, 5, ...)"),
+      .min(
+        1,
+        "an odd number of master-eligible nodes (1, 3, 5, ...), or with efk:esDedicatedMasters at least 1 data node",
+      ),
+    roles: CENTRAL,
+  },
+  esDedicatedMasters: {
+    type: "integer",
+    description:
+      "Dedicated Elasticsearch master nodes (3 or 5), a node group of their own beside the data nodes (`esReplicas`); 0 keeps one group of master-eligible data nodes. See Node groups.",
+    default: 0,
+    schema: z
+      .number()
+      .int("0, 3 or 5")
+      .refine(
+        (n) => (ES_DEDICATED_MASTER_COUNTS as readonly number[]).includes(n),
+        "0 (every node master-eligible), 3 or 5 (a quorum that survives one or two lost masters)",
+      ),
     roles: CENTRAL,
   },
   esAntiAffinity: {
@@ -165,22 +183,46 @@ export const CONFIG_KEYS = {
   },
   esStorageSize: {
     type: "string",
-    description: "Size of each Elasticsearch node's volume.",
+    description: "Size of each Elasticsearch (data) node's volume.",
     default: "30Gi",
     schema: positiveQuantity,
     roles: CENTRAL,
   },
   esCpu: {
     type: "string",
-    description: "CPU request of each Elasticsearch node (no CPU limit is set: limits throttle the JVM).",
+    description:
+      "CPU request of each Elasticsearch (data) node (no CPU limit is set: limits throttle the JVM).",
     default: "1",
     schema: positiveQuantity,
     roles: CENTRAL,
   },
   esMemory: {
     type: "string",
-    description: "Memory request and limit of each Elasticsearch node; the JVM heap is sized from it.",
+    description: "Memory request and limit of each Elasticsearch (data) node; the JVM heap is sized from it.",
     default: "2Gi",
+    schema: positiveQuantity,
+    roles: CENTRAL,
+  },
+  esMasterCpu: {
+    type: "string",
+    description: "With `esDedicatedMasters`: CPU request of each master node (no CPU limit).",
+    default: "500m",
+    schema: positiveQuantity,
+    roles: CENTRAL,
+  },
+  esMasterMemory: {
+    type: "string",
+    description:
+      "With `esDedicatedMasters`: memory request and limit of each master node; its JVM heap, sized from it, holds the cluster state only.",
+    default: "1Gi",
+    schema: positiveQuantity,
+    roles: CENTRAL,
+  },
+  esMasterStorageSize: {
+    type: "string",
+    description:
+      "With `esDedicatedMasters`: size of each master node's volume (the cluster state, no shards).",
+    default: "5Gi",
     schema: positiveQuantity,
     roles: CENTRAL,
   },

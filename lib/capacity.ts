@@ -85,8 +85,7 @@ export function capacity(i: CapacityInput): Capacity {
   const sharedPrimaries = i.dataNodes;
   const perCluster = i.layout === "per-cluster" ? i.clusters : i.dedicatedStreams;
   const shared = i.layout === "shared" && i.clusters > i.dedicatedStreams ? 1 : 0;
-  const shards =
-    indicesPerStream * (1 + replicas) * (perCluster * 1 + shared * sharedPrimaries);
+  const shards = indicesPerStream * (1 + replicas) * (perCluster * 1 + shared * sharedPrimaries);
   const limit = MAX_SHARDS_PER_NODE * i.dataNodes;
   const safe = Math.floor(limit * SAFE_SHARE);
   return {

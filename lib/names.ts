@@ -11,13 +11,24 @@ export const RELEASES = {
   kibana: "kibana",
   fluentd: "fluentd",
   fluentBit: "fluent-bit",
+  /** With dedicated masters, the data nodes' release (the `elasticsearch` release then holds the masters). */
+  elasticsearchData: "elasticsearch-data",
 } as const;
 
-/** elasticsearch chart: clusterName + nodeGroup make `uname`, which names the StatefulSet and Services. */
+/**
+ * elasticsearch chart: clusterName + nodeGroup make `uname`, which names the StatefulSet and Services
+ * (_helpers.tpl `elasticsearch.uname`). This group holds every node, or the dedicated masters.
+ */
 export const ES_CLUSTER_NAME = "elasticsearch";
 export const ES_NODE_GROUP = "master";
 export const ES_UNAME = `${ES_CLUSTER_NAME}-${ES_NODE_GROUP}`;
 export const ES_HEADLESS_SERVICE = `${ES_UNAME}-headless`;
+/** How many dedicated masters may be asked for: 0 (every node master-eligible) or a small odd quorum. */
+export const ES_DEDICATED_MASTER_COUNTS = [0, 3, 5] as const;
+/** With dedicated masters, the data nodes' group: its own StatefulSet and Services. */
+export const ES_DATA_NODE_GROUP = "data";
+export const ES_DATA_UNAME = `${ES_CLUSTER_NAME}-${ES_DATA_NODE_GROUP}`;
+export const ES_DATA_HEADLESS_SERVICE = `${ES_DATA_UNAME}-headless`;
 /** The `elastic` credentials, under the name the chart would give them (`<uname>-credentials`). */
 export const ES_CREDENTIALS_SECRET = `${ES_UNAME}-credentials`;
 export const ES_HTTP_PORT = 9200;
@@ -45,13 +56,28 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
   ];
 }
 
-/** Names an Elasticsearch node answers to: the client Service, the headless Service and each pod behind it. */
-export function elasticsearchDnsNames(namespace: string): string[] {
+/**
+ * The Service clients send HTTP requests to: the one group's, or with dedicated masters the data nodes',
+ * so that masters take no client traffic (their release has no client Service then).
+ */
+export function elasticsearchClientService(dedicatedMasters: boolean): string {
+  return dedicatedMasters ? ES_DATA_UNAME : ES_UNAME;
+}
+
+/**
+ * Names an Elasticsearch node answers to: the client Service, and each group's headless Service and the
+ * pods behind it. Both groups share one certificate (one TLS Secret).
+ */
+export function elasticsearchDnsNames(namespace: string, dedicatedMasters: boolean): string[] {
+  const headless = (service: string) => [
+    ...serviceDnsNames(service, namespace),
+    `*.${service}.${namespace}.svc`,
+    `*.${service}.${namespace}.svc.cluster.local`,
+  ];
   return [
-    ...serviceDnsNames(ES_UNAME, namespace),
-    ...serviceDnsNames(ES_HEADLESS_SERVICE, namespace),
-    `*.${ES_HEADLESS_SERVICE}.${namespace}.svc`,
-    `*.${ES_HEADLESS_SERVICE}.${namespace}.svc.cluster.local`,
+    ...serviceDnsNames(elasticsearchClientService(dedicatedMasters), namespace),
+    ...(dedicatedMasters ? headless(ES_DATA_HEADLESS_SERVICE) : []),
+    ...headless(ES_HEADLESS_SERVICE),
     // kubectl port-forward: lets an operator verify the certificate from a laptop.
     "localhost",
   ];
@@ -71,8 +97,8 @@ export function fluentdDnsNames(namespace: string, externalHosts: string[]): str
 }
 
 /** The URL every in-cluster client uses for Elasticsearch; its host is in the certificate. */
-export function elasticsearchUrl(namespace: string): string {
-  return `https://${ES_UNAME}.${namespace}.svc:${ES_HTTP_PORT}`;
+export function elasticsearchUrl(namespace: string, dedicatedMasters: boolean): string {
+  return `https://${elasticsearchClientService(dedicatedMasters)}.${namespace}.svc:${ES_HTTP_PORT}`;
 }
 
 export function kibanaUrl(namespace: string): string {

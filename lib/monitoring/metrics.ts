@@ -18,6 +18,8 @@ export const EFK_METRICS = {
   oversizedMessages: "efk_fluentd_forward_oversized_messages_total",
   /** Records whose `cluster` field named another cluster than their authenticated sender, by sender `cluster`. */
   impersonations: "efk_fluentd_forward_impersonated_records_total",
+  /** Forward messages deferred (not acknowledged, sent again later) for a cluster over its fair share, by `cluster`. */
+  deferred: "efk_fluentd_forward_deferred_messages_total",
 } as const;
 
 /** fluent-plugin-prometheus `prometheus_output_monitor` (gauges, labels `plugin_id` and `type`). */

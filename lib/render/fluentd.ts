@@ -64,6 +64,27 @@ export const FORWARD_TLS_CIPHERS = [
  * agent's message never comes near it, and a connection can make its worker hold no more than this.
  */
 export const FORWARD_MESSAGE_LIMIT_BYTES = 8 * 2 ** 20;
+/**
+ * Fair shares of the Elasticsearch output's buffer, which every cluster's records wait in and which blocks
+ * all input when full. From half full, a cluster that sent more than twice the average cluster's bytes in
+ * the last 10 s has its messages deferred (its agent sends them again after its retry delay, at most 30 s):
+ * a flood fills at most the other half, and never blocks the clusters that send their usual amount. Below
+ * half, nobody waits: a buffer that fills evenly (Elasticsearch down) blocks as before, losing nothing.
+ */
+export const FAIR_SHARE = { from: 0.5, factor: 2, windowSeconds: 10 } as const;
+
+/**
+ * The bytes of incomplete messages a worker may hold over all its connections: a fifth of its share of the
+ * pod's memory, and never less than two messages. A message cut off at the limit costs its worker about
+ * 2.5 times its bytes (20 MiB for 8 MiB, on the real Fluentd with jemalloc, `tests/integration/frontDoor.test.ts`),
+ * so the budget keeps many hostile connections under the pod's limit with room for the buffer's own
+ * flushes; agents hold one message each in flight, a few MB, and are refused only past some dozens at once
+ * (they send it again).
+ */
+export function pendingLimitBytes(memoryBytes: number, workers: number): number {
+  return Math.max(2 * FORWARD_MESSAGE_LIMIT_BYTES, Math.floor(memoryBytes / workers / 5));
+}
+
 /** Before the forward handshake: a PING is under 1 KB; one TLS record. */
 export const FORWARD_HANDSHAKE_LIMIT_BYTES = 16 * 2 ** 10;
 
@@ -76,6 +97,8 @@ export interface FluentdConfInput {
     keyPath: string;
   };
   identity: ForwardIdentity;
+  /** See pendingLimitBytes. */
+  pendingLimitBytes: number;
   /** Clusters allowed to forward, each logging in with its own name and password. */
   clusters: string[];
   /** Which data stream each cluster's records go to (see lib/capacity.ts). */
@@ -157,10 +180,16 @@ function forwardSource(c: FluentdConfInput): Directive {
       ["client_certs_dir", byCertificate?.certsDir],
       ["message_limit", FORWARD_MESSAGE_LIMIT_BYTES],
       ["handshake_limit", FORWARD_HANDSHAKE_LIMIT_BYTES],
+      ["pending_limit", c.pendingLimitBytes],
       ["tag_prefix", FORWARD_TAG_PREFIX],
       ["record_key", RECORD_FIELDS.cluster],
       ["oversized_metric", EFK_METRICS.oversizedMessages],
       ["impersonation_metric", EFK_METRICS.impersonations],
+      ["fair_share_output", FLUENTD_ES_OUTPUT_ID],
+      ["fair_share_from", FAIR_SHARE.from],
+      ["fair_share_factor", FAIR_SHARE.factor],
+      ["fair_share_window", `${FAIR_SHARE.windowSeconds}s`],
+      ["deferred_metric", EFK_METRICS.deferred],
     ],
     [transport, ...security],
     byCertificate
@@ -463,6 +492,7 @@ export const REFUSAL_REASONS = [
   { reason: "anonymous", pattern: "Anonymous client disallowed" },
   { reason: "unregistered_certificate", pattern: "Client certificate not registered" },
   { reason: "message_size", pattern: "Message over the size limit" },
+  { reason: "memory_budget", pattern: "Worker's message budget exhausted" },
   { reason: "message_format", pattern: "Message format refused" },
   {
     reason: "client_certificate",

@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { stringify } from "yaml";
-import { ES_CLUSTER_NAME, ES_NODE_GROUP } from "../names";
+import { ES_CLUSTER_NAME, ES_DATA_NODE_GROUP, ES_NODE_GROUP, ES_UNAME, RELEASES } from "../names";
 import { SECRETS } from "../secrets";
 import { setupPodSpec } from "./setupPod";
 
@@ -65,9 +65,28 @@ export function serviceTokenBearer(secret: string): string {
  */
 export const ES_ROLES = ["master", "data", "data_content", "data_hot", "data_warm", "data_cold", "ingest"];
 
+/** The dedicated masters' roles: cluster state only, no shards, no ingest pipelines. */
+export const ES_MASTER_ROLES = ["master"];
+/** The data nodes' roles beside dedicated masters: every role of ES_ROLES but master. */
+export const ES_DATA_ROLES = ES_ROLES.filter((role) => role !== "master");
+
+/** A dedicated master's size. */
+export interface EsMasterResources {
+  /** CPU request per master. */
+  cpu: string;
+  /** Memory request and limit per master; the JVM sizes its (small) heap from it. */
+  memory: string;
+  /** Size of each master's volume: it holds the cluster state, no shards. */
+  storageSize: string;
+}
+
 export interface ElasticsearchValuesInput {
-  /** Master-eligible data nodes; odd. */
+  /** Master-eligible data nodes, odd; with dedicated masters, data nodes (one or more). */
   replicas: number;
+  /** Dedicated master nodes: 0 for one group of master-eligible data nodes (the default), else 3 or 5. */
+  dedicatedMasters: number;
+  /** Each dedicated master's size; unused without dedicated masters. */
+  masters: EsMasterResources;
   /** Elasticsearch image tag. */
   imageTag: string;
   /** `hard`: one node per Kubernetes node; `soft`: preferred only. */
@@ -78,9 +97,9 @@ export interface ElasticsearchValuesInput {
   storageClass: string;
   /** Size of each node's data volume (a Kubernetes quantity). */
   storageSize: string;
-  /** CPU request per node. */
+  /** CPU request per (data) node. */
   cpu: string;
-  /** Memory request and limit per node; the JVM sizes its heap from it. */
+  /** Memory request and limit per (data) node; the JVM sizes its heap from it. */
   memory: string;
   /** Index/data-stream name prefix the Fluentd writer role may write to, e.g. "efk-logs". */
   dataStreamPrefix: string;
@@ -217,22 +236,115 @@ export const ELASTICSEARCH_CHART = { chart: "elasticsearch", version: "8.5.1" } 
 /** The pod annotation that carries `credentialsChecksum` (see `elasticsearchValues`). */
 export const CREDENTIALS_CHECKSUM_ANNOTATION = "efk-pulumi/credentials-checksum";
 
+/** One release of the chart: a node group and its values. */
+export interface EsNodeGroupRelease {
+  /** Helm release name. */
+  releaseName: string;
+  /** The chart's `nodeGroup`; `<clusterName>-<nodeGroup>` names its StatefulSet and Services. */
+  nodeGroup: string;
+  /** The group's values, given the digest of the credential files (see `elasticsearchValues`). */
+  values: (credentialsChecksum: string) => Record<string, unknown>;
+}
+
+/** What differs between node groups; everything else (TLS, credentials, config) every group shares. */
+interface NodeGroup {
+  nodeGroup: string;
+  replicas: number;
+  roles: string[];
+  cpu: string;
+  memory: string;
+  storageSize: string;
+  /** Values only this group has (none for the single group, whose values stay as they always were). */
+  extra: Record<string, unknown>;
+}
+
 /**
- * Values for the elastic/elasticsearch 8.5.1 chart. Plain data: no secret ever goes through Helm values.
- * `credentialsChecksum` is a digest of the credential files (file realm, service tokens): they are mounted
- * file by file (`subPath`), which Kubernetes never updates in a running pod, so a changed file must roll
- * the nodes, one at a time behind the health check, as a changed roles.yml does through the chart's own
- * checksum.
+ * The chart's releases, in the order they must start: one group of master-eligible data nodes, or the
+ * dedicated masters and then the data nodes. The chart makes one node group per release (values.yaml
+ * `nodeGroup`, `roles`, `masterService`), so dedicated masters are a second release of it.
+ */
+export function elasticsearchReleases(v: ElasticsearchValuesInput): EsNodeGroupRelease[] {
+  if (v.dedicatedMasters === 0) {
+    return [
+      {
+        releaseName: RELEASES.elasticsearch,
+        nodeGroup: ES_NODE_GROUP,
+        values: (checksum) => elasticsearchValues(v, checksum),
+      },
+    ];
+  }
+  const masters: NodeGroup = {
+    nodeGroup: ES_NODE_GROUP,
+    replicas: v.dedicatedMasters,
+    roles: ES_MASTER_ROLES,
+    ...v.masters,
+    // Only the headless Service, which discovery needs (service.yaml makes it whatever `service.enabled`
+    // says): without a client Service, nothing sends searches or bulk requests to a master.
+    extra: { service: { enabled: false } },
+  };
+  const data: NodeGroup = {
+    nodeGroup: ES_DATA_NODE_GROUP,
+    replicas: v.replicas,
+    roles: ES_DATA_ROLES,
+    cpu: v.cpu,
+    memory: v.memory,
+    storageSize: v.storageSize,
+    // The chart seeds discovery with `<masterService>-headless` (statefulset.yaml `discovery.seed_hosts`);
+    // without `master` in its roles it sets no `cluster.initial_master_nodes`, so data nodes only join.
+    extra: { masterService: ES_UNAME },
+  };
+  return [
+    {
+      releaseName: RELEASES.elasticsearch,
+      nodeGroup: masters.nodeGroup,
+      values: (c) => groupValues(v, masters, c),
+    },
+    {
+      releaseName: RELEASES.elasticsearchData,
+      nodeGroup: data.nodeGroup,
+      values: (c) => groupValues(v, data, c),
+    },
+  ];
+}
+
+/**
+ * Values for the elastic/elasticsearch 8.5.1 chart, one group of master-eligible data nodes. Plain data:
+ * no secret ever goes through Helm values. `credentialsChecksum` is a digest of the credential files
+ * (file realm, service tokens): they are mounted file by file (`subPath`), which Kubernetes never updates
+ * in a running pod, so a changed file must roll the nodes, one at a time behind the health check, as a
+ * changed roles.yml does through the chart's own checksum.
  */
 export function elasticsearchValues(
   v: ElasticsearchValuesInput,
   credentialsChecksum: string,
 ): Record<string, unknown> {
+  return groupValues(
+    v,
+    {
+      nodeGroup: ES_NODE_GROUP,
+      replicas: v.replicas,
+      roles: ES_ROLES,
+      cpu: v.cpu,
+      memory: v.memory,
+      storageSize: v.storageSize,
+      extra: {},
+    },
+    credentialsChecksum,
+  );
+}
+
+/** One node group's values: its size and roles; TLS, credentials and configuration shared by every group. */
+function groupValues(
+  v: ElasticsearchValuesInput,
+  group: NodeGroup,
+  credentialsChecksum: string,
+): Record<string, unknown> {
   return {
     clusterName: ES_CLUSTER_NAME,
-    nodeGroup: ES_NODE_GROUP,
-    replicas: v.replicas,
-    roles: ES_ROLES,
+    nodeGroup: group.nodeGroup,
+    replicas: group.replicas,
+    roles: group.roles,
+    ...group.extra,
     imageTag: v.imageTag,
     antiAffinity: v.antiAffinity,
     sysctlInitContainer: { enabled: v.sysctlInitContainer },
@@ -241,7 +353,8 @@ export function elasticsearchValues(
     secret: { enabled: false },
     protocol: "https",
     extraEnvs: [
-      // The chart only sets ELASTIC_PASSWORD when it owns the Secret; its readiness probe needs it.
+      // The chart only sets ELASTIC_PASSWORD when it owns the Secret (statefulset.yaml: `<uname>-credentials`
+      // with `secret.enabled`); its readiness probe needs it. Every node group reads our one Secret.
       {
         name: "ELASTIC_PASSWORD",
         valueFrom: {
@@ -279,17 +392,19 @@ export function elasticsearchValues(
       },
     ],
     resources: {
-      requests: { cpu: v.cpu, memory: v.memory },
+      requests: { cpu: group.cpu, memory: group.memory },
       // Memory limit = request: the JVM sizes its heap from it. No CPU limit, which only throttles: null
       // deletes the chart's default one (Helm merges maps), so the release passes null values through.
-      limits: { cpu: null, memory: v.memory },
+      limits: { cpu: null, memory: group.memory },
     },
     volumeClaimTemplate: {
       accessModes: ["ReadWriteOnce"],
       ...(v.storageClass ? { storageClassName: v.storageClass } : {}),
-      resources: { requests: { storage: v.storageSize } },
+      resources: { requests: { storage: group.storageSize } },
     },
     persistence: { enabled: true },
+    // Every group waits for the health that the data nodes can reach: a restarted master too, since one
+    // data node can never make the cluster green.
     clusterHealthCheckParams: clusterHealthCheckParams(v.replicas),
     // The chart's test pod hard-codes the chart-generated certificate Secret, which we do not use.
     tests: { enabled: false },

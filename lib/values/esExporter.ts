@@ -16,6 +16,8 @@ const CA_DIR = "/ssl";
 export interface EsExporterValuesInput {
   /** Namespace of Elasticsearch (and of the exporter). */
   namespace: string;
+  /** Whether Elasticsearch has dedicated masters: clients then reach it through the data nodes' Service. */
+  esDedicatedMasters: boolean;
   metrics: MetricsStyle;
 }
 
@@ -30,7 +32,7 @@ export function esExporterValues(v: EsExporterValuesInput): Record<string, unkno
   return {
     fullnameOverride: ES_EXPORTER_FULLNAME,
     es: {
-      uri: elasticsearchUrl(v.namespace),
+      uri: elasticsearchUrl(v.namespace, v.esDedicatedMasters),
       all: true,
       indices: true,
       indices_settings: false,

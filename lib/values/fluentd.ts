@@ -17,6 +17,7 @@ import {
   FLUENTD_PATHS,
   bufferDirs,
   fluentdMainConf,
+  pendingLimitBytes,
   renderFluentdConfig,
 } from "../render/fluentd";
 import { SECRETS } from "../secrets";
@@ -75,6 +76,8 @@ export const BUFFER_SHARE_OF_VOLUME = 0.8;
 export interface FluentdValuesInput {
   /** Namespace of the aggregator and of Elasticsearch. */
   namespace: string;
+  /** Whether Elasticsearch has dedicated masters: clients then reach it through the data nodes' Service. */
+  esDedicatedMasters: boolean;
   /** StatefulSet replicas, each with its own buffer volume. */
   replicas: number;
   /** Tag of the fluentd-kubernetes-daemonset image (an elasticsearch8 variant). */
@@ -105,7 +108,7 @@ export interface FluentdValuesInput {
 
 export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string> {
   const tls = (file: string) => `${FLUENTD_PATHS.tlsDir}/${file}`;
-  const es = new URL(elasticsearchUrl(v.namespace));
+  const es = new URL(elasticsearchUrl(v.namespace, v.esDedicatedMasters));
   return renderFluentdConfig({
     forwardPort: FLUENTD_FORWARD_PORT,
     metricsPort: FLUENTD_METRICS_PORT,
@@ -118,6 +121,7 @@ export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string
       : { kind: "user" },
     clusters: v.clusters,
     layout: { kind: v.indexLayout, dedicated: v.dedicatedStreams },
+    pendingLimitBytes: pendingLimitBytes(quantityBytes(v.memory), v.workers),
     elasticsearch: {
       host: es.hostname,
       port: Number(es.port),

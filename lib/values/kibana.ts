@@ -11,6 +11,8 @@ export const KIBANA_SERVER_CERTS_DIR = "/usr/share/kibana/config/server-certs";
 export interface KibanaValuesInput {
   /** Namespace of Kibana and Elasticsearch. */
   namespace: string;
+  /** Whether Elasticsearch has dedicated masters: clients then reach it through the data nodes' Service. */
+  esDedicatedMasters: boolean;
   /** Kibana image tag. */
   imageTag: string;
   /** CPU request. */
@@ -77,7 +79,7 @@ export function kibanaValues(v: KibanaValuesInput, rollout: KibanaRollout): Reco
     },
     // On the Deployment (the chart's hooks are not rendered): how long Pulumi waits for it to be ready.
     annotations: { "pulumi.com/timeoutSeconds": String(rollout.timeoutSeconds) },
-    elasticsearchHosts: elasticsearchUrl(v.namespace),
+    elasticsearchHosts: elasticsearchUrl(v.namespace, v.esDedicatedMasters),
     elasticsearchCertificateSecret: SECRETS.ca.name,
     elasticsearchCertificateAuthoritiesFile: SECRETS.ca.keys.ca,
     protocol: "https",

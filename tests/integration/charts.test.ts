@@ -17,7 +17,7 @@ import { createHash } from "node:crypto";
 import { MONITORED_SERVICES, serviceMonitorSpec } from "../../components/monitoring";
 import { ELASTICSEARCH_CHART } from "../../lib/values/elasticsearch";
 import { ES_EXPORTER_CHART } from "../../lib/values/esExporter";
-import { FLUENTD_SELECTOR_LABELS } from "../../lib/names";
+import { elasticsearchDnsNames, FLUENTD_SELECTOR_LABELS } from "../../lib/names";
 import { FLUENT_BIT_CHART, NODE_AGENT_PRIORITY_CLASS } from "../../lib/values/fluentBit";
 import { FLUENTD_CHART, FLUENTD_IMAGE_UID } from "../../lib/values/fluentd";
 import { KIBANA_CHART } from "../../lib/values/kibana";
@@ -42,30 +42,43 @@ let work = "";
 let renderDir = "";
 let programSecrets: string[] = [];
 
-/** Renders the central stack once, for every suite below that runs. */
-function renderCentral(): void {
-  if (renderDir) return;
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "efk-charts-"));
-  renderDir = renderStackFile(path.join(work, "stack"), "central", {
-    role: "central",
-    clusterName: "hub",
-    edgeClusters: ["edge-a"],
-    fluentdExternalHosts: ["logs.efk.test"],
-    fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
-    kibanaHosts: ["kibana.efk.test"],
-  });
-  // The Secrets the program creates: `kubernetes:core/v1:Secret <resource> (<name>)` in resources.txt.
-  programSecrets = fs
-    .readFileSync(path.join(renderDir, "resources.txt"), "utf8")
+/** The central stack the suites below render. */
+const CENTRAL = {
+  role: "central",
+  clusterName: "hub",
+  edgeClusters: ["edge-a"],
+  fluentdExternalHosts: ["logs.efk.test"],
+  fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
+  kibanaHosts: ["kibana.efk.test"],
+};
+
+/** The Secrets a render's program creates: `kubernetes:core/v1:Secret <resource> (<name>)` in resources.txt. */
+function secretsCreated(dir: string): string[] {
+  return fs
+    .readFileSync(path.join(dir, "resources.txt"), "utf8")
     .split("\n")
     .map((l) => /^kubernetes:core\/v1:Secret \S+ \((.+)\)$/.exec(l)?.[1])
     .filter((n): n is string => n !== undefined);
 }
 
+/** Renders the central stack once, for every suite below that runs. */
+function renderCentral(): void {
+  if (renderDir) return;
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "efk-charts-"));
+  renderDir = renderStackFile(path.join(work, "stack"), "central", CENTRAL);
+  programSecrets = secretsCreated(renderDir);
+}
+
 after(() => work && fs.rmSync(work, { recursive: true, force: true }));
 
 /** `helm template <release> <dir>/<chart> -f values/<release>.yaml`, parsed. */
-function template(env: string, chart: string, release: string, extra: string[] = []): K8sObject[] {
+function template(
+  env: string,
+  chart: string,
+  release: string,
+  extra: string[] = [],
+  render: string = renderDir,
+): K8sObject[] {
   const out = execFileSync(
     HELM,
     [
@@ -75,7 +88,7 @@ function template(env: string, chart: string, release: string, extra: string[] =
       "--namespace",
       "logging",
       "-f",
-      path.join(renderDir, "values", `${release}.yaml`),
+      path.join(render, "values", `${release}.yaml`),
       ...extra,
     ],
     {
@@ -102,6 +115,8 @@ interface K8sObject {
   kind: string;
   metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> };
   spec?: {
+    replicas?: number;
+    serviceName?: string;
     template?: { metadata?: { annotations?: Record<string, string> }; spec: PodSpec };
     type?: string;
     ports?: { name: string; port: number }[];
@@ -138,8 +153,8 @@ function secretsReferenced(pod: PodSpec): string[] {
 
 describe("the Elastic charts rendered by the real helm", function () {
   this.timeout(120000);
-  const elastic = (chart: string, release: string, extra: string[] = []) =>
-    template("ELASTIC_CHARTS_DIR", chart, release, extra);
+  const elastic = (chart: string, release: string, extra: string[] = [], render = renderDir) =>
+    template("ELASTIC_CHARTS_DIR", chart, release, extra, render);
 
   before(function () {
     needCharts(this, "ELASTIC_CHARTS_DIR", [KIBANA_CHART, ELASTICSEARCH_CHART]);
@@ -245,6 +260,69 @@ describe("the Elastic charts rendered by the real helm", function () {
       (parse(config!.data!["roles.yml"]) as Record<string, unknown>).efk_kibana_setup,
       "roles.yml lacks the Kibana setup role",
     );
+  });
+
+  it("with dedicated masters, renders two node groups whose data nodes discover the masters and serve the clients", () => {
+    const dir = renderStackFile(path.join(work, "stack-dedicated"), "central", {
+      ...CENTRAL,
+      esDedicatedMasters: 3,
+      esReplicas: 2,
+    });
+    const masters = elastic("elasticsearch", "elasticsearch", [], dir);
+    const data = elastic("elasticsearch", "elasticsearch-data", [], dir);
+    const names = (objects: K8sObject[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    // One namespace holds both releases: no object of one may be an object of the other.
+    assert.deepEqual(
+      names(masters).filter((n) => names(data).includes(n)),
+      [],
+    );
+    const env = (objects: K8sObject[]) => {
+      const sts = objects.find((o) => o.kind === "StatefulSet")!;
+      const vars = sts.spec!.template!.spec.containers[0].env ?? [];
+      return { sts, get: (name: string) => vars.find((e) => e.name === name)?.value };
+    };
+    const m = env(masters);
+    assert.equal(m.sts.metadata.name, "elasticsearch-master");
+    assert.equal(m.sts.spec!.replicas, 3);
+    assert.equal(m.get("node.roles"), "master,");
+    assert.equal(
+      m.get("cluster.initial_master_nodes"),
+      "elasticsearch-master-0,elasticsearch-master-1,elasticsearch-master-2,",
+    );
+    assert.equal(m.get("discovery.seed_hosts"), "elasticsearch-master-headless");
+    const d = env(data);
+    assert.equal(d.sts.metadata.name, "elasticsearch-data");
+    assert.equal(d.sts.spec!.replicas, 2);
+    assert.equal(d.get("node.roles"), "data,data_content,data_hot,data_warm,data_cold,ingest,");
+    assert.equal(d.get("cluster.initial_master_nodes"), undefined, "data nodes would bootstrap a cluster");
+    assert.equal(d.get("discovery.seed_hosts"), "elasticsearch-master-headless");
+    assert.equal(d.get("cluster.name"), m.get("cluster.name"));
+    // The masters' headless Service is what the data nodes seed from; the masters have no client Service.
+    const services = (objects: K8sObject[]) =>
+      objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name);
+    assert.deepEqual(services(masters), ["elasticsearch-master-headless"]);
+    assert.deepEqual(services(data).sort(), ["elasticsearch-data", "elasticsearch-data-headless"]);
+    // Clients' URL names the data nodes' Service, and the certificate every name a node answers to.
+    const kibana = parse(fs.readFileSync(path.join(dir, "values", "kibana.yaml"), "utf8")) as {
+      elasticsearchHosts: string;
+    };
+    assert.equal(new URL(kibana.elasticsearchHosts).hostname, "elasticsearch-data.logging.svc");
+    const certified = elasticsearchDnsNames("logging", true);
+    for (const sts of [m.sts, d.sts]) {
+      assert.ok(certified.includes(`*.${sts.spec!.serviceName}.logging.svc`), `pods of ${sts.metadata.name}`);
+    }
+    for (const name of [...services(masters), ...services(data)]) {
+      assert.ok(certified.includes(`${name}.logging.svc`), `${name} is not in the certificate`);
+    }
+    const created = secretsCreated(dir);
+    for (const sts of [m.sts, d.sts]) {
+      for (const name of secretsReferenced(sts.spec!.template!.spec)) {
+        assert.ok(
+          created.includes(name),
+          `${name} is read by ${sts.metadata.name} but the program does not create it`,
+        );
+      }
+    }
   });
 });
 

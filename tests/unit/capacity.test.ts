@@ -132,7 +132,10 @@ describe("capacity check", () => {
       () => run(["--clusters", "50", "--retention", "30", "--layout", "per-cluster"]),
       (e: { status: number; stdout: string }) => {
         assert.equal(e.status, 1);
-        assert.match(e.stdout, /shards: 3200 of a limit of 3000; the safe share \(60%\) is 1800: does NOT fit/);
+        assert.match(
+          e.stdout,
+          /shards: 3200 of a limit of 3000; the safe share \(60%\) is 1800: does NOT fit/,
+        );
         return true;
       },
     );

@@ -5,7 +5,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { byType, find, type Recorded, valueOf } from "../mocks";
 import { CENTRAL_CONFIG, runProgram } from "../harness";
 import { edgeStackOutputs } from "../mocks";
-import { renderFluentdConfig, ROTATION_SUFFIX_RUBY, type FluentdConfInput } from "../../lib/render/fluentd";
+import {
+  pendingLimitBytes,
+  renderFluentdConfig,
+  ROTATION_SUFFIX_RUBY,
+  type FluentdConfInput,
+} from "../../lib/render/fluentd";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const SECRET = "kubernetes:core/v1:Secret";
@@ -107,9 +112,14 @@ describe("Fluentd aggregator release", () => {
     const text = conf();
     assert.match(
       text,
-      /message_limit 8388608\n\s+handshake_limit 16384\n\s+tag_prefix efk\n\s+record_key cluster\n/,
+      /message_limit 8388608\n\s+handshake_limit 16384\n\s+pending_limit \d+\n\s+tag_prefix efk\n\s+record_key cluster\n/,
     );
     assert.match(text, /oversized_metric efk_fluentd_forward_oversized_messages_total\n/);
+    // Over all its connections, a worker holds a fifth of its memory (512Mi, one worker here) in messages.
+    assert.match(text, /pending_limit 107374182\n/);
+    assert.equal(pendingLimitBytes(512 * 2 ** 20, 2), Math.floor((256 * 2 ** 20) / 5));
+    // Never below two whole messages, however small the pod.
+    assert.equal(pendingLimitBytes(64 * 2 ** 20, 4), 2 * 8 * 2 ** 20);
     assert.match(text, /impersonation_metric efk_fluentd_forward_impersonated_records_total\n/);
   });
 
@@ -324,6 +334,16 @@ describe("Fluentd aggregator: data stream layouts", () => {
 });
 
 describe("Fluentd aggregator with clientCertAuth false", () => {
+  it("gives each cluster a fair share of the Elasticsearch output's buffer once it is half full", async () => {
+    await runProgram(WITH_EDGES);
+    assert.match(
+      conf(),
+      /fair_share_output out_elasticsearch\n\s+fair_share_from 0\.5\n\s+fair_share_factor 2\n\s+fair_share_window 10s\n\s+deferred_metric efk_fluentd_forward_deferred_messages_total\n/,
+    );
+    // The id it names is the output's.
+    assert.match(conf(), /@type elasticsearch\n\s+@id out_elasticsearch\n/);
+  });
+
   it("with clientCertAuth false: the shared key and one user per cluster, read from the environment", async () => {
     await runProgram({ ...WITH_EDGES, clientCertAuth: "false" });
     const text = conf();
@@ -555,6 +575,7 @@ describe("Fluentd configuration renderer", () => {
     tls: { certPath: "/t/tls.crt", keyPath: "/t/tls.key" },
     identity: { kind: "user" },
     layout: { kind: "shared", dedicated: [] },
+    pendingLimitBytes: 64 * 2 ** 20,
     clusters: ["a"],
     elasticsearch: { host: "es", port: 9200, caPath: "/t/ca.crt", user: "w" },
     dataStreamPrefix: "efk-logs",

@@ -8,6 +8,8 @@ import { kibanaValues, nodeHeapMiB } from "../../lib/values/kibana";
 
 const ES_INPUT = {
   replicas: 3,
+  dedicatedMasters: 0,
+  masters: { cpu: "500m", memory: "1Gi", storageSize: "5Gi" },
   imageTag: "8.5.1",
   antiAffinity: "soft" as const,
   sysctlInitContainer: false,
@@ -46,7 +48,9 @@ describe("names", () => {
   });
 
   it("gives Elasticsearch pod wildcard names under its headless Service", () => {
-    assert.ok(elasticsearchDnsNames("ns").includes("*.elasticsearch-master-headless.ns.svc.cluster.local"));
+    assert.ok(
+      elasticsearchDnsNames("ns", false).includes("*.elasticsearch-master-headless.ns.svc.cluster.local"),
+    );
   });
 
   it("does not repeat an external name that is also an in-cluster one", () => {
@@ -88,7 +92,7 @@ describe("Kibana values", () => {
 
   it("takes its encryption keys from a Secret through the environment, never inline", () => {
     const v = kibanaValues(
-      { namespace: "ns", imageTag: "8.5.1", cpu: "1", memory: "1Gi", hosts: [] },
+      { namespace: "ns", esDedicatedMasters: false, imageTag: "8.5.1", cpu: "1", memory: "1Gi", hosts: [] },
       { tlsChecksum: "tls-digest", tokenChecksum: "token-digest", timeoutSeconds: 1200 },
     );
     const yml = parse((v.kibanaConfig as Record<string, string>)["kibana.yml"]) as Record<string, string>;

@@ -12,8 +12,17 @@
 #   complete, however large its header says it is; its chunk_size_limit is checked only then. Here a
 #   message may not pass `message_limit` bytes (`handshake_limit` before the handshake): the connection is
 #   closed once it does, before the bytes are kept, and counted. The count is checked per read (16 KiB at
-#   most), so a message is cut at most one read past its limit.
-# - Only MessagePack: Fluent Bit sends nothing else, and JSON would bypass the unpacker's accounting.
+#   most), so a message is cut at most one read past its limit. Over all its connections, a worker holds at
+#   most `pending_limit` bytes of incomplete messages: a connection whose read would pass it is closed.
+# - Only MessagePack: Fluent Bit sends nothing else, and JSON would bypass the unpacker's accounting. Nor
+#   compressed messages (Fluent Bit's `Compress`, which we do not render): gzip inflates a thousandfold
+#   past the limit, which counts the bytes on the wire (318 KB made 127 MiB and a 588 MiB peak).
+# - Fair shares. Every cluster's records wait in one output buffer, which blocks all input when it is full:
+#   one cluster sending ten times its usual rate would stop every other. Once that buffer is fuller than
+#   `fair_share_from` of its limit, a message of a cluster that sent more than `fair_share_factor` times the
+#   average cluster's bytes over the last `fair_share_window` is deferred: not acknowledged, its connection
+#   closed, logged and counted. Its agent keeps the chunk and sends it again after its retry delay; the
+#   others go on.
 require 'openssl'
 require 'fluent/plugin/in_forward'
 require 'prometheus/client'
@@ -31,6 +40,8 @@ module Fluent
       config_param :message_limit, :size
       desc 'Largest message before the forward handshake is done (identity user).'
       config_param :handshake_limit, :size, default: 16 * 1024
+      desc 'Bytes of incomplete messages this worker holds over all its connections, at most.'
+      config_param :pending_limit, :size
       desc 'Events are emitted with the tag <tag_prefix>.<cluster>.'
       config_param :tag_prefix, :string
       desc 'The record field a sender names its cluster in.'
@@ -39,6 +50,16 @@ module Fluent
       config_param :oversized_metric, :string
       desc 'Counter of records that named another cluster than their sender, by sender.'
       config_param :impersonation_metric, :string
+      desc 'The @id of the output whose buffer fair shares watch; none: no fair shares.'
+      config_param :fair_share_output, :string, default: nil
+      desc 'How full that buffer is (0 to 1) before fair shares apply.'
+      config_param :fair_share_from, :float, default: 0.5
+      desc 'A cluster past this many times the average cluster\'s bytes is deferred.'
+      config_param :fair_share_factor, :float, default: 2.0
+      desc 'The span the shares are measured over (two halves of it: the last and the current).'
+      config_param :fair_share_window, :time, default: 10
+      desc 'Counter of messages deferred for a cluster over its share, by cluster.'
+      config_param :deferred_metric, :string, default: nil
 
       UNKNOWN = 'unauthenticated'.freeze
 
@@ -65,6 +86,55 @@ module Fluent
                      registry.counter(@oversized_metric.to_sym, docstring: 'Forward connections closed for a message over the size limit.', labels: labels)
         @impersonations = registry.get(@impersonation_metric.to_sym) ||
                           registry.counter(@impersonation_metric.to_sym, docstring: 'Records that named another cluster than their sender.', labels: labels)
+        if @fair_share_output
+          raise Fluent::ConfigError, 'fair_share_output needs deferred_metric' unless @deferred_metric
+
+          @deferred = registry.get(@deferred_metric.to_sym) ||
+                      registry.counter(@deferred_metric.to_sym, docstring: 'Messages deferred for a cluster over its share.', labels: labels)
+        end
+        @shares = { current: Hash.new(0), last: Hash.new(0), since: Fluent::Clock.now }
+        @pending = 0
+        if @pending_limit < @message_limit
+          raise Fluent::ConfigError, "pending_limit #{@pending_limit} is below message_limit #{@message_limit}"
+        end
+      end
+
+      def start
+        super
+        return unless @fair_share_output
+
+        agent = Fluent::Engine.root_agent
+        outputs = agent.outputs + agent.labels.values.flat_map(&:outputs)
+        @fair_buffer = outputs.find { |o| o.plugin_id == @fair_share_output }&.buffer
+        raise Fluent::ConfigError, "fair_share_output #{@fair_share_output}: no such buffered output" unless @fair_buffer
+      end
+
+      # Whether `cluster`'s message of `bytes` should wait: the watched buffer is fuller than its threshold
+      # and the cluster has sent more than its share lately. Counts the bytes it lets through.
+      def defer?(cluster, bytes)
+        rotate_shares
+        if @fair_buffer && over_threshold?
+          sent = Hash.new(0)
+          [@shares[:last], @shares[:current]].each { |h| h.each { |c, n| sent[c] += n } }
+          total = sent.values.sum
+          return true if sent.size > 1 && sent[cluster] > @fair_share_factor * total / sent.size
+        end
+        @shares[:current][cluster] += bytes
+        false
+      end
+
+      def over_threshold?
+        @fair_buffer.stage_size + @fair_buffer.queue_size > @fair_share_from * @fair_buffer.total_limit_size
+      end
+
+      def rotate_shares
+        now = Fluent::Clock.now
+        half = @fair_share_window / 2.0
+        return if now - @shares[:since] < half
+
+        @shares[:last] = now - @shares[:since] < 2 * half ? @shares[:current] : Hash.new(0)
+        @shares[:current] = Hash.new(0)
+        @shares[:since] = now
       end
 
       # The public key's digest of each registered cluster's certificate. Two clusters with one key would
@@ -140,6 +210,16 @@ module Fluent
             cluster = msg[4] if @identity == :user
             send_data.call(serializer, generate_pong(true, reason_or_salt, nonce, shared_key))
             state = :established
+          elsif compressed?(msg)
+            log.warn 'Message format refused: compressed', address: conn.remote_addr, cluster: cluster
+            conn.close
+            next :refused
+          elsif defer?(cluster, chunk_size)
+            log.info 'Message deferred: cluster over its share of a filling buffer', address: conn.remote_addr,
+                                                                                     cluster: cluster, bytes: chunk_size
+            @deferred.increment(labels: { cluster: cluster, **@base_labels })
+            conn.close
+            next :refused
           else
             options = emit_message(msg, chunk_size, conn, cluster)
             r = response(options)
@@ -152,28 +232,60 @@ module Fluent
         unpacker = Fluent::MessagePackFactory.msgpack_unpacker
         serializer = :to_msgpack.to_proc
         bytes = 0
+        first = true
         refused = false
+        # What this connection holds of an incomplete message leaves the worker's budget when it closes.
+        conn.on(:close) do |_c|
+          @pending -= bytes
+          bytes = 0
+        end
         conn.data do |data|
           next if refused
 
-          if bytes.zero? && (data.start_with?('{') || data.start_with?('['))
+          # As in_forward, the connection's first byte tells the format; a later read may start anywhere.
+          if first && (data.start_with?('{') || data.start_with?('['))
             refused = true
             log.warn 'Message format refused: only MessagePack', address: conn.remote_addr
             conn.close
             next
           end
-          bytes += data.bytesize
-          if bytes > limit.call
+          first = false
+          if bytes + data.bytesize > limit.call
             refused = true
-            refuse_oversized(conn, cluster.call, bytes, limit.call)
+            refuse_oversized(conn, cluster.call, bytes + data.bytesize, limit.call)
             unpacker = nil
             next
           end
+          if @pending + data.bytesize > @pending_limit
+            refused = true
+            refuse_over_budget(conn, cluster.call)
+            unpacker = nil
+            next
+          end
+          bytes += data.bytesize
+          @pending += data.bytesize
           unpacker.feed_each(data) do |obj|
-            block.call(obj, bytes, serializer)
+            if block.call(obj, bytes, serializer) == :refused
+              refused = true
+              unpacker = nil
+              break
+            end
+            @pending -= bytes
             bytes = 0
           end
         end
+      end
+
+      def compressed?(msg)
+        msg.is_a?(Array) && msg[1].is_a?(String) && msg[2].is_a?(Hash) && ![nil, 'text'].include?(msg[2]['compressed'])
+      end
+
+      def refuse_over_budget(conn, cluster)
+        who = cluster || UNKNOWN
+        log.warn "Worker's message budget exhausted", address: conn.remote_addr, cluster: who,
+                                                      pending: @pending, budget: @pending_limit
+        @oversized.increment(labels: { cluster: who, **@base_labels })
+        conn.close
       end
 
       def refuse_oversized(conn, cluster, bytes, limit)
