@@ -148,6 +148,7 @@ function commonRecipe(confDir: string): void {
   const memory = out
     .replace(/(<buffer tag, cluster>\n\s+)@type file\n\s+path \S+\n/, "$1@type memory\n")
     .replace(/flush_thread_count \d+\n/, "flush_thread_count 4\n")
+    .replace(/\n\s+queued_chunks_limit_size \S+/, "")
     .replace(/chunk_limit_size \S+\n/, "chunk_limit_size 8MB\n")
     .replace(/\n\s+flush_thread_burst_interval \S+\n/, "\n");
   if (

@@ -298,6 +298,10 @@ function elasticsearchOutput(c: FluentdConfInput): Directive {
       // One chunk is one bulk request: the plugin's bulk_message_request_threshold would split it, but a
       // failed request in the middle of a chunk then goes to @ERROR instead of being retried.
       ["flush_thread_count", FLUSH_THREADS],
+      // Chunks are per cluster, and Fluentd queues at most this many at a time (its default: the flush
+      // threads, 2): with 40 clusters one record each took 25 s to deliver, with room for every cluster's
+      // chunk 9 s (tests/integration/layout.test.ts's measurement). On disk, within total_limit_size.
+      ["queued_chunks_limit_size", Math.max(FLUSH_THREADS, c.clusters.length)],
       // With chunks queued, a thread waits this long between flushes (Fluentd's default is 1 s, which capped
       // each thread at one chunk a second: 17k against 26k records/s end to end on 2 workers).
       ["flush_thread_burst_interval", 0.1],

@@ -239,6 +239,8 @@ describe("Fluentd aggregator release", () => {
     assert.match(text, /flush_thread_count 2\n/);
     assert.match(text, /chunk_limit_size 2MB\n/);
     assert.match(text, /flush_thread_burst_interval 0.1\n/);
+    // Room in the queue for every cluster's chunk (hub, prod-eu, prod-us), not only the flush threads' 2.
+    assert.match(text, /queued_chunks_limit_size 3\n/);
     // Splitting a chunk into several requests sends a request that fails mid-chunk to @ERROR, unretried.
     assert.doesNotMatch(text, /bulk_message_request_threshold/);
   });

@@ -6,6 +6,8 @@
  * - `GET /` (version 8.x), `GET /_nodes/http` (sniffing, if `reload_connections` is left on)
  * - `GET|PUT /_ilm/policy/<n>`, `GET|PUT /_index_template/<n>`, `GET|PUT /_data_stream/<n>` (404 until PUT)
  * - `POST|PUT /<stream>/_bulk` and `/_bulk` (ndjson action/document pairs, optionally gzip)
+ * - `POST /<stream>/_rollover` (unconditional) and `DELETE /<backing index>`: what ILM does, for a test
+ *   that simulates days
  *
  * Every response carries `X-Elastic-Product: Elasticsearch` and `Content-Type: application/json`: the 8.x
  * client refuses a server without the header, and only JSON-parses bodies with a JSON content type.
@@ -14,7 +16,30 @@
  * so is any bulk item that is not a `create` into such a name (recorded in `denied`).
  * As in Elasticsearch: a bulk `create` into a name that a data-stream template matches creates the data
  * stream; documents in a data stream need `@timestamp` (400 otherwise); a `create` with an `_id` the
- * target holds already is a 409.
+ * target holds already is a 409 (in a data stream: the write index; a rollover starts a new index, whose
+ * ids are its own, as in Elasticsearch).
+ *
+ * The shard limit, as Elasticsearch 8 enforces it (elastic/elasticsearch, server/src/main/java/org/
+ * elasticsearch/indices/ShardLimitValidator.java): `validateShardLimit(settings, state)` adds
+ * `number_of_shards * (1 + number_of_replicas)` of the new index to the shards of every open index
+ * (`getTotalOpenIndexShards`, primaries and replicas, assigned or not) and refuses when that passes
+ * `cluster.max_shards_per_node` (default 1000) times the data nodes (`checkShardLimit`), throwing a
+ * `ValidationException` (an IllegalArgumentException: 400, type `validation_exception`) whose message is
+ * "Validation Failed: 1: " + `errorMessageFrom(result)` + ";" (common/ValidationException.java#getMessage):
+ * "this action would add [N] shards, but this cluster currently has [X]/[Y] maximum normal shards open".
+ * MetadataCreateIndexService#aggregateIndexSettings runs it on the settings after the templates are
+ * applied, for every new index: a data stream's first backing index (MetadataCreateDataStreamService,
+ * "initialize_data_stream", also when `_bulk` auto-creates the stream) and a rollover's new write index
+ * (MetadataRolloverService#rolloverDataStream, `nextWriteIndexAndGeneration`: `.ds-<name>-<uuuu.MM.dd>-
+ * <generation, 6 digits>`, generation + 1; the old index keeps its documents). On `_bulk`,
+ * TransportBulkAction fails every item for a name whose auto-create failed
+ * (`failRequestsWhenPrerequisiteActionFailed`) with that exception: per item 400 `validation_exception`,
+ * the request itself 200. The stand-in counts the backing indices of its data streams (a plain index that
+ * receives documents is not modelled as an index), each with the shards and replicas of the template that
+ * matched when it was made (replicas default to 1, as `index.number_of_replicas`; the stand-in has no
+ * nodes to leave them unassigned). A data stream's write index cannot be deleted
+ * (MetadataDeleteIndexService: "index [..] is the write index for data stream [..] and cannot be deleted").
+ *
  * State (policies, templates, data streams, documents) survives `stop()`/`start()`, like a real cluster's
  * data; only the connections go.
  */
@@ -34,6 +59,40 @@ export interface StandinOptions {
   password: string;
   /** More users; one with `createDocPrefix` may only create documents in names with that prefix. */
   users?: Record<string, { password: string; createDocPrefix?: string }>;
+  /** Data nodes the shard limit counts (default 1). */
+  dataNodes?: number;
+  /** `cluster.max_shards_per_node` (default 1000, Elasticsearch's). */
+  maxShardsPerNode?: number;
+  /** The time of new backing indices (their names' dates) and of rollovers; default the real clock. */
+  clock?: () => Date;
+}
+
+/** A data stream's backing index, as the stand-in keeps it. */
+export interface BackingIndex {
+  name: string;
+  uuid: string;
+  generation: number;
+  /** Primaries and replicas, from the template that matched when the index was made. */
+  shards: number;
+  createdAt: Date;
+  /** When a rollover made another index the write index (ILM's `delete` `min_age` counts from here). */
+  rolledOverAt?: Date;
+}
+
+export interface DataStreamState {
+  /** The write index (the newest backing index) and its uuid. */
+  backingIndex: string;
+  uuid: string;
+  generation: number;
+  /** Oldest first; the last is the write index. */
+  indices: BackingIndex[];
+}
+
+/** An index the shard limit kept from being made. */
+export interface ShardLimitRefusal {
+  action: "create data stream" | "rollover";
+  target: string;
+  reason: string;
 }
 
 export interface RecordedRequest {
@@ -79,25 +138,40 @@ export class EsStandin {
   readonly authFailures: { path: string; username: string }[] = [];
   readonly ilmPolicies = new Map<string, unknown>();
   readonly indexTemplates = new Map<string, unknown>();
-  /** data streams created with `PUT /_data_stream/<n>`: name -> backing index name and uuid */
-  readonly dataStreams = new Map<string, { backingIndex: string; uuid: string }>();
+  /** data streams, created with `PUT /_data_stream/<n>` or by a bulk `create`: name -> backing indices */
+  readonly dataStreams = new Map<string, DataStreamState>();
+  /** indices the shard limit refused to make: data streams' first indices and rollovers */
+  readonly shardLimitRefusals: ShardLimitRefusal[] = [];
 
   /** requests and bulk items refused for lack of privilege: the user and what was refused */
   readonly denied: { username: string; what: string }[] = [];
   /** bulk items refused with 409 because their `_id` was there already (a resent chunk) */
   conflicts = 0;
 
-  private readonly docsByName = new Map<string, Record<string, unknown>[]>();
+  /** documents by data stream / index name, each with the backing index that holds it */
+  private readonly docsByName = new Map<string, { doc: Record<string, unknown>; index: string }[]>();
+  /** ids by the index that holds them: a data stream's backing index, or the target name */
   private readonly idsByName = new Map<string, Set<string>>();
+  private readonly maxShards: number;
+  private readonly clock: () => Date;
   private itemFailure: { status: number; remaining: number } | null = null;
   private rejectDoc: ((doc: Record<string, unknown>) => boolean) | null = null;
   private server: https.Server | undefined;
   private port: number | undefined;
   private bulkFailure: number | null = null;
+  private bulkDelayMs = 0;
   private bulkCount = 0;
   private seqNo = 0;
 
-  constructor(private readonly opts: StandinOptions) {}
+  constructor(private readonly opts: StandinOptions) {
+    const { dataNodes = 1, maxShardsPerNode = 1000 } = opts;
+    for (const [name, n] of Object.entries({ dataNodes, maxShardsPerNode })) {
+      if (!Number.isInteger(n) || n < 1)
+        throw new Error(`EsStandin: ${name} must be a whole number from 1, not ${n}`);
+    }
+    this.maxShards = dataNodes * maxShardsPerNode;
+    this.clock = opts.clock ?? (() => new Date());
+  }
 
   /**
    * Listens on 127.0.0.1: on `port`, or on a free port chosen by the system. Resolves with the port.
@@ -125,7 +199,7 @@ export class EsStandin {
 
   /** Documents received for a data stream / index name, in arrival order (a copy). */
   docs(stream: string): Record<string, unknown>[] {
-    return [...(this.docsByName.get(stream) ?? [])];
+    return (this.docsByName.get(stream) ?? []).map((e) => e.doc);
   }
 
   /** How many documents a data stream / index name holds, without copying them. */
@@ -139,6 +213,27 @@ export class EsStandin {
     this.idsByName.clear();
   }
 
+  /** `cluster.max_shards_per_node` times the data nodes: past this, no new index is made. */
+  get shardLimit(): number {
+    return this.maxShards;
+  }
+
+  /** Shards of every open index: the backing indices of every data stream, primaries and replicas. */
+  shardsInUse(): number {
+    let n = 0;
+    for (const ds of this.dataStreams.values()) for (const index of ds.indices) n += index.shards;
+    return n;
+  }
+
+  /** A data stream's backing indices, oldest first, each with the documents it holds (copies). */
+  backingIndices(stream: string): (BackingIndex & { docs: number })[] {
+    const entries = this.docsByName.get(stream) ?? [];
+    return (this.dataStreams.get(stream)?.indices ?? []).map((index) => ({
+      ...index,
+      docs: entries.filter((e) => e.index === index.name).length,
+    }));
+  }
+
   /** Names of data streams created with PUT and of every target that received documents, sorted. */
   streams(): string[] {
     return [...new Set([...this.dataStreams.keys(), ...this.docsByName.keys()])].sort();
@@ -148,6 +243,11 @@ export class EsStandin {
    * Answers every `_bulk` with this HTTP status (e.g. 429 or 503) and an ES-like error body, until cleared
    * with `null`. Documents of failed requests are not recorded. Other endpoints keep working.
    */
+  /** Takes (and answers) each `_bulk` request `ms` later, until set to 0: an Elasticsearch slower than its input. */
+  slowBulk(ms: number): void {
+    this.bulkDelayMs = ms;
+  }
+
   failBulkWith(status: number | null): void {
     this.bulkFailure = status;
   }
@@ -171,6 +271,14 @@ export class EsStandin {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
+      // A slow Elasticsearch (slowBulk): a bulk request is taken, and answered, this much later.
+      const delay = /\/_bulk(\?|$)/.test(req.url ?? "") ? this.bulkDelayMs : 0;
+      setTimeout(() => this.answer(req, res, chunks), delay);
+    });
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse, chunks: Buffer[]): void {
+    {
       const method = req.method ?? "GET";
       const url = new URL(req.url ?? "/", "https://127.0.0.1");
       let path: string;
@@ -196,7 +304,7 @@ export class EsStandin {
         ...reply.headers,
       });
       res.end(text);
-    });
+    }
   }
 
   private checkAuth(path: string, authorization: string | undefined): Reply | string {
@@ -300,9 +408,15 @@ export class EsStandin {
         if (this.dataStreams.has(name)) {
           return esError(400, "resource_already_exists_exception", `data_stream [${name}] already exists`);
         }
-        this.createDataStream(name);
-        return ack();
+        const created = this.createDataStream(name);
+        return typeof created === "string" ? esError(400, "validation_exception", created) : ack();
       }
+    }
+    if (parts.length === 2 && parts[1] === "_rollover" && method === "POST") {
+      return this.rollover(parts[0], json());
+    }
+    if (parts.length === 1 && method === "DELETE" && !parts[0].startsWith("_")) {
+      return this.deleteIndex(parts[0]);
     }
     return esError(
       400,
@@ -311,27 +425,143 @@ export class EsStandin {
     );
   }
 
-  private createDataStream(name: string): { backingIndex: string; uuid: string } {
-    const day = new Date().toISOString().slice(0, 10).replace(/-/g, ".");
-    const ds = { backingIndex: `.ds-${name}-${day}-000001`, uuid: randomBytes(16).toString("base64url") };
+  /**
+   * The template a new index named `name` takes: of those whose patterns match, the one of highest
+   * priority (Elasticsearch refuses two of one priority whose patterns overlap; nothing is merged).
+   */
+  private templateFor(name: string): [string, IndexTemplate] | undefined {
+    let best: [string, IndexTemplate] | undefined;
+    for (const [templateName, t] of this.indexTemplates.entries()) {
+      const tpl = t as IndexTemplate;
+      const matches = (tpl.index_patterns ?? []).some((p) =>
+        new RegExp(`^${p.split("*").map(escapeRegExp).join(".*")}$`).test(name),
+      );
+      if (matches && (best === undefined || (tpl.priority ?? 0) > (best[1].priority ?? 0))) {
+        best = [templateName, tpl];
+      }
+    }
+    return best;
+  }
+
+  /** Shards of a new index of `name`: `index.number_of_shards` (default 1) times 1 + its replicas (default 1). */
+  private shardsOfNewIndex(name: string): number {
+    const settings = this.templateFor(name)?.[1].template?.settings ?? {};
+    const setting = (key: string, fallback: number): number => {
+      const nested = settings.index as Record<string, unknown> | undefined;
+      const value = settings[`index.${key}`] ?? settings[key] ?? nested?.[key];
+      return value === undefined ? fallback : Number(value);
+    };
+    return setting("number_of_shards", 1) * (1 + setting("number_of_replicas", 1));
+  }
+
+  /** Elasticsearch's refusal (the ValidationException's message) when `adding` shards pass the limit. */
+  private shardLimitError(adding: number): string | undefined {
+    const current = this.shardsInUse();
+    if (current + adding <= this.maxShards) return undefined;
+    return (
+      `Validation Failed: 1: this action would add [${adding}] shards, but this cluster currently has ` +
+      `[${current}]/[${this.maxShards}] maximum normal shards open;`
+    );
+  }
+
+  private newBackingIndex(stream: string, generation: number, shards: number): BackingIndex {
+    const createdAt = this.clock();
+    const day = createdAt.toISOString().slice(0, 10).replace(/-/g, ".");
+    return {
+      name: `.ds-${stream}-${day}-${String(generation).padStart(6, "0")}`,
+      uuid: randomBytes(16).toString("base64url"),
+      generation,
+      shards,
+      createdAt,
+    };
+  }
+
+  /** Makes the data stream and its first backing index; or, past the shard limit, the refusal's reason. */
+  private createDataStream(name: string): DataStreamState | string {
+    const shards = this.shardsOfNewIndex(name);
+    const refused = this.shardLimitError(shards);
+    if (refused !== undefined) {
+      this.shardLimitRefusals.push({ action: "create data stream", target: name, reason: refused });
+      return refused;
+    }
+    const first = this.newBackingIndex(name, 1, shards);
+    const ds = { backingIndex: first.name, uuid: first.uuid, generation: 1, indices: [first] };
     this.dataStreams.set(name, ds);
     return ds;
   }
 
+  private rollover(name: string, body: Record<string, unknown>): Reply {
+    if (Object.keys(body).length > 0) {
+      return esError(400, "illegal_argument_exception", "stand-in: rollover conditions are not modelled");
+    }
+    const ds = this.dataStreams.get(name);
+    if (!ds) return esError(400, "illegal_argument_exception", `rollover target [${name}] does not exist`);
+    const shards = this.shardsOfNewIndex(name);
+    const refused = this.shardLimitError(shards);
+    if (refused !== undefined) {
+      this.shardLimitRefusals.push({ action: "rollover", target: name, reason: refused });
+      return esError(400, "validation_exception", refused);
+    }
+    const old = ds.indices[ds.indices.length - 1];
+    const next = this.newBackingIndex(name, ds.generation + 1, shards);
+    old.rolledOverAt = next.createdAt;
+    ds.indices.push(next);
+    ds.generation = next.generation;
+    ds.backingIndex = next.name;
+    ds.uuid = next.uuid;
+    return {
+      status: 200,
+      body: {
+        acknowledged: true,
+        shards_acknowledged: true,
+        old_index: old.name,
+        new_index: next.name,
+        rolled_over: true,
+        dry_run: false,
+        lazy: false,
+        conditions: {},
+      },
+    };
+  }
+
+  /** Deletes a backing index that is not its stream's write index, and its documents. */
+  private deleteIndex(index: string): Reply {
+    for (const [name, ds] of this.dataStreams.entries()) {
+      const i = ds.indices.findIndex((b) => b.name === index);
+      if (i < 0) continue;
+      if (i === ds.indices.length - 1) {
+        return esError(
+          400,
+          "illegal_argument_exception",
+          `index [${index}] is the write index for data stream [${name}] and cannot be deleted`,
+        );
+      }
+      ds.indices.splice(i, 1);
+      const docs = this.docsByName.get(name);
+      if (docs)
+        this.docsByName.set(
+          name,
+          docs.filter((e) => e.index !== index),
+        );
+      this.idsByName.delete(index);
+      return ack();
+    }
+    return esError(404, "index_not_found_exception", `no such index [${index}]`, {
+      "resource.type": "index_or_alias",
+      "resource.id": index,
+      index,
+    });
+  }
+
   private dsInfo(name: string): Record<string, unknown> {
     const ds = this.dataStreams.get(name);
-    const template = [...this.indexTemplates.entries()].find(([, t]) =>
-      ((t as { index_patterns?: string[] }).index_patterns ?? []).some((p) =>
-        new RegExp(`^${p.split("*").map(escapeRegExp).join(".*")}$`).test(name),
-      ),
-    );
-    const settings = (template?.[1] as { template?: { settings?: Record<string, unknown> } } | undefined)
-      ?.template?.settings;
+    const template = this.templateFor(name);
+    const settings = template?.[1].template?.settings;
     return {
       name,
       timestamp_field: { name: "@timestamp" },
-      indices: ds ? [{ index_name: ds.backingIndex, index_uuid: ds.uuid }] : [],
-      generation: 1,
+      indices: (ds?.indices ?? []).map((b) => ({ index_name: b.name, index_uuid: b.uuid })),
+      generation: ds?.generation ?? 1,
       status: "GREEN",
       template: template?.[0] ?? "",
       ilm_policy: settings?.["index.lifecycle.name"],
@@ -342,16 +572,9 @@ export class EsStandin {
     };
   }
 
+  /** Whether a new index of this name would be a data stream: its template (the one it takes) says so. */
   private dataStreamTemplateFor(name: string): boolean {
-    return [...this.indexTemplates.values()].some((t) => {
-      const tpl = t as { index_patterns?: string[]; data_stream?: unknown };
-      return (
-        tpl.data_stream !== undefined &&
-        (tpl.index_patterns ?? []).some((p) =>
-          new RegExp(`^${p.split("*").map(escapeRegExp).join(".*")}$`).test(name),
-        )
-      );
-    });
+    return this.templateFor(name)?.[1].data_stream !== undefined;
   }
 
   private itemError(op: string, target: string, id: string, status: number, type: string, reason: string) {
@@ -370,6 +593,8 @@ export class EsStandin {
       .filter((l) => l.trim() !== "");
     const items: Record<string, unknown>[] = [];
     let errors = false;
+    // Targets whose auto-create the shard limit refused in this request: every item for them fails alike.
+    const notCreated = new Map<string, string>();
     for (let i = 0; i < lines.length; i++) {
       const action = JSON.parse(lines[i]) as Record<string, { _index?: string; _id?: string }>;
       const op = Object.keys(action)[0];
@@ -420,7 +645,13 @@ export class EsStandin {
         continue;
       }
       if (op === "create" && !this.dataStreams.has(target) && this.dataStreamTemplateFor(target)) {
-        this.createDataStream(target);
+        const created = notCreated.get(target) ?? this.createDataStream(target);
+        if (typeof created === "string") {
+          notCreated.set(target, created);
+          errors = true;
+          items.push(this.itemError(op, target, id, 400, "validation_exception", created));
+          continue;
+        }
       }
       const ds = this.dataStreams.get(target);
       if (ds && doc !== null && typeof doc === "object" && !("@timestamp" in doc)) {
@@ -449,7 +680,8 @@ export class EsStandin {
         );
         continue;
       }
-      const ids = this.idsByName.get(target) ?? new Set<string>();
+      const scope = ds ? ds.backingIndex : target;
+      const ids = this.idsByName.get(scope) ?? new Set<string>();
       if (op === "create" && meta._id !== undefined && ids.has(meta._id)) {
         errors = true;
         this.conflicts++;
@@ -467,7 +699,7 @@ export class EsStandin {
       }
       if (meta._id !== undefined) {
         ids.add(meta._id);
-        this.idsByName.set(target, ids);
+        this.idsByName.set(scope, ids);
       }
       if (ds && op !== "create") {
         errors = true;
@@ -486,7 +718,7 @@ export class EsStandin {
       }
       if ((op === "create" || op === "index") && doc !== null && typeof doc === "object") {
         const list = this.docsByName.get(target) ?? [];
-        list.push(doc as Record<string, unknown>);
+        list.push({ doc: doc as Record<string, unknown>, index: scope });
         this.docsByName.set(target, list);
       }
       items.push({
@@ -547,6 +779,14 @@ export class EsStandin {
       },
     };
   }
+}
+
+/** What the stand-in reads of a composable index template. */
+interface IndexTemplate {
+  index_patterns?: string[];
+  priority?: number;
+  data_stream?: unknown;
+  template?: { settings?: Record<string, unknown> };
 }
 
 function escapeRegExp(s: string): string {
