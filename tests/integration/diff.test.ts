@@ -84,21 +84,15 @@ describe("npm run diff", function () {
     );
   });
 
-  it("shows a new edge cluster's Fluentd user and Secret key names, never its password", () => {
+  it("shows a new edge cluster's certificate, signed for its own request and admitted by the aggregator, never a key", () => {
     setConfig("central", "edgeClusters", ["prod-eu", "prod-us"]);
     const r = diff("--stack", "central", "--base", "main");
     assert.equal(r.code, 1, r.stderr);
     const added = changed(r.stdout, "+");
-    assert.ok(
-      added.some((l) => /^\s+username prod-us$/.test(l)),
-      "no Fluentd <user> for prod-us",
-    );
-    assert.ok(
-      added.some((l) => l.includes(`password "#{ENV.fetch('FLUENT_PASSWORD_PROD_US')}"`)),
-      "the password is not read from the FLUENT_PASSWORD_PROD_US key of the environment Secret",
-    );
-    assert.ok(added.includes("random:index/randomPassword:RandomPassword efk-fluentd-cluster-prod-us"));
-    assert.doesNotMatch(r.stdout, /GENERATED-SECRET|GENERATED-AT-DEPLOY|PRIVATE KEY/);
+    assert.match(r.stdout, /^\+\+\+ b\/configmaps\/efk-fluentd-clients\/prod-us\.crt$/m);
+    assert.ok(added.includes("tls:index/locallySignedCert:LocallySignedCert efk-pki-edge-prod-us"));
+    assert.ok(added.includes("pulumi:pulumi:StackReference efk-edge-prod-us"));
+    assert.doesNotMatch(r.stdout, /GENERATED-SECRET|PRIVATE KEY/);
   });
 
   it("shows a retentionDays change as the ILM policy's delete phase", () => {

@@ -56,7 +56,8 @@ import {
   TEST_SECRETS,
   type Aggregator,
 } from "./support/rendered";
-import { sendRecords, tailRecord, type SenderOptions } from "./support/sender";
+import { sendRecords, type SenderOptions } from "./support/sender";
+import { delivered, sentRecords as records } from "./support/delivered";
 
 const SERVER_NAME = "logs.efk.test";
 const ELASTIC_PASSWORD = "test-elastic-password";
@@ -81,31 +82,6 @@ function mebibytes(quantity: string): number {
 }
 
 // ---- what the legitimate cluster sends ----
-
-function records(cluster: string, n: number, run: string, line = ""): Record<string, unknown>[] {
-  return Array.from({ length: n }, (_, i) => ({
-    ...tailRecord(`/var/log/containers/${run}_${cluster}.log`, i * 100, `${run} record ${i}${line}`),
-    cluster,
-    sent_by: cluster,
-    run,
-    seq: i,
-  }));
-}
-
-/** How many distinct records of `run` were stored, and how many more than once. */
-function delivered(es: EsStandin, run: string): { distinct: number; duplicates: number } {
-  const seen = new Map<string, number>();
-  for (const stream of es.streams()) {
-    for (const doc of es.docs(stream)) {
-      if (doc.run === run) {
-        const key = `${String(doc.sent_by)}/${String(doc.seq)}`;
-        seen.set(key, (seen.get(key) ?? 0) + 1);
-      }
-    }
-  }
-  const duplicates = [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
-  return { distinct: seen.size, duplicates };
-}
 
 interface LegitSent {
   run: string;

@@ -28,6 +28,7 @@ import {
   type Aggregator,
 } from "./support/rendered";
 import { sendRecords, tailRecord } from "./support/sender";
+import { delivered } from "./support/delivered";
 
 const SERVER_NAME = "logs.efk.test";
 const PREFIX = "efk-logs";
@@ -94,22 +95,6 @@ function records(cluster: string, day: number, run: string): Record<string, unkn
     run,
     seq: i,
   }));
-}
-
-/** Distinct records of `run` in every stream, and how many arrived more than once. */
-function delivered(es: EsStandin, run: string): { distinct: number; duplicates: number } {
-  const seen = new Map<string, number>();
-  for (const stream of es.streams()) {
-    for (const doc of es.docs(stream)) {
-      if (doc.run !== run) continue;
-      const key = `${String(doc.sent_by)}/${String(doc.seq)}`;
-      seen.set(key, (seen.get(key) ?? 0) + 1);
-    }
-  }
-  return {
-    distinct: seen.size,
-    duplicates: [...seen.values()].reduce((sum, n) => sum + n - 1, 0),
-  };
 }
 
 interface Layout {

@@ -33,7 +33,8 @@ import {
   TEST_SECRETS,
   type Aggregator,
 } from "./support/rendered";
-import { sendRecords, tailRecord, type SenderOptions } from "./support/sender";
+import { sendRecords, type SenderOptions } from "./support/sender";
+import { delivered, sentRecords as records } from "./support/delivered";
 
 const SERVER_NAME = "logs.efk.test";
 const ES_WRITER = FLUENTD_WRITER_USER;
@@ -51,38 +52,6 @@ const STACK = {
   // A stream per cluster: what these tests read each cluster's records from (the shared layout has its own).
   indexLayout: "per-cluster",
 };
-
-function records(cluster: string, n: number, run: string): Record<string, unknown>[] {
-  return Array.from({ length: n }, (_, i) => ({
-    // As Fluent Bit reads it: the id is derived from where a line was read and the line itself.
-    ...tailRecord(`/var/log/containers/${run}_${cluster}.log`, i * 100, `${run} record ${i} from ${cluster}`),
-    cluster,
-    sent_by: cluster,
-    run,
-    seq: i,
-  }));
-}
-
-/** How many distinct records of `run` arrived, and how many arrived more than once. */
-function delivered(
-  es: EsStandin,
-  run: string,
-): { distinct: number; duplicates: number; streams: Set<string> } {
-  const seen = new Map<string, number>();
-  const streams = new Set<string>();
-  for (const stream of es.streams()) {
-    for (const doc of es.docs(stream)) {
-      if (doc.run === run) {
-        // The record as sent: its cluster and sequence number (the cluster field may have been rewritten).
-        const key = `${String(doc.sent_by)}/${String(doc.seq)}`;
-        seen.set(key, (seen.get(key) ?? 0) + 1);
-        streams.add(stream);
-      }
-    }
-  }
-  const duplicates = [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
-  return { distinct: seen.size, duplicates, streams };
-}
 
 /** Buffer chunk files below `dir`: directly in it, or in a worker's folder (`worker<N>/`). */
 function chunkFiles(dir: string): string[] {
