@@ -66,7 +66,7 @@ export const FORWARD_TLS_CIPHERS = [
 export const FORWARD_MESSAGE_LIMIT_BYTES = 8 * 2 ** 20;
 /**
  * Fair shares of the Elasticsearch output's buffer, which every cluster's records wait in and which blocks
- * all input when full. From half full, a cluster that sent more than twice the average cluster's bytes in
+ * all input when full. From half full, a cluster that sent more than twice the other clusters' average bytes in
  * the last 10 s has its messages deferred (its agent sends them again after its retry delay, at most 30 s):
  * a flood fills at most the other half, and never blocks the clusters that send their usual amount. Below
  * half, nobody waits: a buffer that fills evenly (Elasticsearch down) blocks as before, losing nothing.

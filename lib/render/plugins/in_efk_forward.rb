@@ -20,7 +20,7 @@
 # - Fair shares. Every cluster's records wait in one output buffer, which blocks all input when it is full:
 #   one cluster sending ten times its usual rate would stop every other. Once that buffer is fuller than
 #   `fair_share_from` of its limit, a message of a cluster that sent more than `fair_share_factor` times the
-#   average cluster's bytes over the last `fair_share_window` is deferred: not acknowledged, its connection
+#   other clusters' average bytes over the last `fair_share_window` is deferred: not acknowledged, its connection
 #   closed, logged and counted. Its agent keeps the chunk and sends it again after its retry delay; the
 #   others go on.
 require 'openssl'
@@ -54,7 +54,7 @@ module Fluent
       config_param :fair_share_output, :string, default: nil
       desc 'How full that buffer is (0 to 1) before fair shares apply.'
       config_param :fair_share_from, :float, default: 0.5
-      desc 'A cluster past this many times the average cluster\'s bytes is deferred.'
+      desc 'A cluster past this many times the other clusters\' average bytes is deferred.'
       config_param :fair_share_factor, :float, default: 2.0
       desc 'The span the shares are measured over (two halves of it: the last and the current).'
       config_param :fair_share_window, :time, default: 10
@@ -116,8 +116,9 @@ module Fluent
         if @fair_buffer && over_threshold?
           sent = Hash.new(0)
           [@shares[:last], @shares[:current]].each { |h| h.each { |c, n| sent[c] += n } }
-          total = sent.values.sum
-          return true if sent.size > 1 && sent[cluster] > @fair_share_factor * total / sent.size
+          # Against the others' average: with two clusters, the whole average would always be above half.
+          others = sent.values.sum - sent[cluster]
+          return true if sent.size > 1 && sent[cluster] > @fair_share_factor * others / (sent.size - 1)
         end
         @shares[:current][cluster] += bytes
         false
