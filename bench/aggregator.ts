@@ -24,7 +24,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
-import { parse } from "yaml";
 import { EFK_METRICS } from "../lib/monitoring/metrics";
 import { makeTestPki } from "../tests/integration/support/certs";
 import { EsStandin } from "../tests/integration/support/esStandin";
@@ -37,6 +36,7 @@ import {
   waitFor,
 } from "../tests/integration/support/fluentd";
 import { aggregatorTlsDir, relocateAggregator, renderStackFile } from "../tests/integration/support/rendered";
+import { allocatorEnv, JEMALLOC } from "../tests/integration/support/memory";
 import { tailRecord } from "../tests/integration/support/sender";
 import { encodeChunk, sendChunks, type Chunk, type ForwardTarget } from "./forwardClient";
 
@@ -88,26 +88,6 @@ function peakRssMiB(pgid: number): number[] {
       const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
       return m ? Number(m[1]) / 1024 : 0;
     });
-}
-
-/** jemalloc, which the pod preloads (`/usr/lib/libjemalloc.so.2` in the image); here Debian's libjemalloc2. */
-const JEMALLOC = ["/usr/lib/libjemalloc.so.2", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"].find((f) =>
-  fs.existsSync(f),
-);
-
-/**
- * The allocator environment of the rendered pod (values/fluentd.yaml), with this machine's libjemalloc in
- * place of the image's path.
- */
-function jemallocEnv(renderDir: string): Record<string, string> {
-  const values = parse(fs.readFileSync(path.join(renderDir, "values", "fluentd.yaml"), "utf8")) as {
-    env: { name: string; value: string }[];
-  };
-  const env = Object.fromEntries(values.env.map((e) => [e.name, e.value]));
-  if (!env.LD_PRELOAD?.includes("jemalloc")) {
-    throw new Error(`the rendered aggregator does not preload jemalloc: ${JSON.stringify(values.env)}`);
-  }
-  return { ...env, LD_PRELOAD: JEMALLOC as string };
 }
 
 /** A record shaped like what Fluent Bit sends: a log line plus Kubernetes metadata. */
@@ -360,7 +340,7 @@ async function main(): Promise<void> {
         inForward(path.dirname(conf));
       }
       const fluentd = await startFluentd(conf, {
-        env: { ...SECRETS, ...(v.jemalloc ? jemallocEnv(renderDir) : {}) },
+        env: { ...SECRETS, ...(v.jemalloc ? allocatorEnv(renderDir) : {}) },
       });
       // As several nodes' agents do: one connection each (a connection stays with one worker), chunks
       // encoded before the clock starts, as Fluent Bit sends its chunk files.

@@ -12,8 +12,8 @@ export const MiB = 2 ** 20;
 export const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
 
 /** jemalloc, which the pod preloads (`/usr/lib/libjemalloc.so.2` in the image); here Debian's libjemalloc2. */
-const JEMALLOC = ["/usr/lib/libjemalloc.so.2", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"].find((f) =>
-  fs.existsSync(f),
+export const JEMALLOC = ["/usr/lib/libjemalloc.so.2", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"].find(
+  (f) => fs.existsSync(f),
 );
 
 /**
