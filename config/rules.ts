@@ -3,6 +3,7 @@ import { z } from "zod";
 import { isQuantity, quantityValue } from "../lib/quantity";
 import { UNREGISTERED_CLUSTER } from "../lib/records";
 import { SHARED_STREAM } from "../lib/capacity";
+import { DEFAULT_STACK_VERSION, isSupportedStackVersion, SUPPORTED_RANGE } from "../lib/stackVersion";
 
 /**
  * The rules config values are checked against. Each message completes "must be ...", because the
@@ -66,6 +67,14 @@ export const cidr = z
   );
 
 export const imageTag = z.string().refine((v) => IMAGE_TAG.test(v), "a container image tag");
+/** An Elasticsearch or Kibana image tag: a release the values builders are written for (lib/stackVersion). */
+export const stackVersionTag = (product: "Elasticsearch" | "Kibana") =>
+  z
+    .string()
+    .refine(
+      isSupportedStackVersion,
+      `a release of ${product} from ${SUPPORTED_RANGE} (x.y.z, as Elastic tags its images), such as ${DEFAULT_STACK_VERSION}: the pinned 8.5.1 charts run those (9.x is not supported)`,
+    );
 export const httpsUrl = z
   .string()
   .refine((v) => /^(https|oci):\/\/[^\s]+$/.test(v), "an https:// or oci:// chart repository URL");

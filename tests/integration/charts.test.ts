@@ -15,15 +15,19 @@ import * as path from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { createHash } from "node:crypto";
 import { MONITORED_SERVICES, serviceMonitorSpec } from "../../components/monitoring";
-import { ELASTICSEARCH_CHART } from "../../lib/values/elasticsearch";
+import { ELASTICSEARCH_CHART, ES_IMAGE } from "../../lib/values/elasticsearch";
 import { ES_EXPORTER_CHART } from "../../lib/values/esExporter";
 import { elasticsearchDnsNames, FLUENTD_SELECTOR_LABELS } from "../../lib/names";
 import { FLUENT_BIT_CHART, NODE_AGENT_PRIORITY_CLASS } from "../../lib/values/fluentBit";
 import { FLUENTD_CHART, FLUENTD_IMAGE_UID } from "../../lib/values/fluentd";
-import { KIBANA_CHART } from "../../lib/values/kibana";
+import { KIBANA_CHART, KIBANA_IMAGE } from "../../lib/values/kibana";
+import { DEFAULT_STACK_VERSION } from "../../lib/stackVersion";
 import { renderStackFile } from "./support/rendered";
 
 const HELM = process.env.HELM_BIN ?? "";
+
+/** The oldest release the program is tested with: the charts' own, which earlier versions deployed. */
+const OLDEST_TESTED = "8.5.1";
 
 /** Why the charts of one repository cannot be rendered here, or undefined when they can. */
 function unavailable(env: string, charts: { chart: string; version: string }[]): string | undefined {
@@ -127,6 +131,7 @@ interface K8sObject {
 interface PodSpec {
   containers: {
     name: string;
+    image?: string;
     command?: string[];
     args?: string[];
     ports?: { name: string; containerPort: number }[];
@@ -323,6 +328,75 @@ describe("the Elastic charts rendered by the real helm", function () {
         );
       }
     }
+  });
+
+  it(`Elasticsearch and Kibana ${OLDEST_TESTED} render as ${DEFAULT_STACK_VERSION} does, but for their images`, () => {
+    // The charts read nothing from the tag but its major (elasticsearch.esMajorVersion in _helpers.tpl), so
+    // any difference between two 8.x renders would be something the values builders make of the version.
+    const dir = renderStackFile(path.join(work, `stack-${OLDEST_TESTED}`), "central", {
+      ...CENTRAL,
+      esImageTag: OLDEST_TESTED,
+      kibanaImageTag: OLDEST_TESTED,
+    });
+    const images = (objects: K8sObject[]) =>
+      objects.flatMap((o) => {
+        const pod = o.spec?.template?.spec;
+        return pod ? [...pod.containers, ...(pod.initContainers ?? [])].map((c) => c.image) : [];
+      });
+    for (const [chart, release, image, extra] of [
+      ["elasticsearch", "elasticsearch", ES_IMAGE, []],
+      ["kibana", "kibana", KIBANA_IMAGE, ["--no-hooks"]],
+    ] as const) {
+      const current = elastic(chart, release, [...extra]);
+      const oldest = elastic(chart, release, [...extra], dir);
+      assert.ok(images(current).length > 0, `${release} renders no container`);
+      for (const [objects, tag] of [
+        [current, DEFAULT_STACK_VERSION],
+        [oldest, OLDEST_TESTED],
+      ] as const) {
+        assert.deepEqual(
+          [...new Set(images(objects))],
+          [`${image}:${tag}`],
+          `${release} at ${tag} runs another image`,
+        );
+      }
+      const retagged = JSON.parse(
+        JSON.stringify(oldest)
+          .split(`"${image}:${OLDEST_TESTED}"`)
+          .join(`"${image}:${DEFAULT_STACK_VERSION}"`),
+      ) as K8sObject[];
+      assert.deepEqual(
+        retagged,
+        current,
+        `${release} at ${OLDEST_TESTED} differs from ${DEFAULT_STACK_VERSION}`,
+      );
+    }
+  });
+
+  it("an image change rolls Elasticsearch one node at a time, each waiting for green; Kibana stops before it starts", () => {
+    const objects = elastic("elasticsearch", "elasticsearch");
+    const sts = objects.find((o) => o.kind === "StatefulSet") as K8sObject & {
+      spec: { updateStrategy?: { type: string } };
+    };
+    assert.deepEqual(sts.spec.updateStrategy, { type: "RollingUpdate" });
+    // A restarted node is ready once the cluster is green again (before, it is not), so the StatefulSet
+    // controller takes down the next one only then.
+    const probe = (
+      sts.spec.template!.spec.containers[0] as { readinessProbe?: { exec?: { command: string[] } } }
+    ).readinessProbe?.exec?.command.join(" ");
+    assert.ok(
+      probe?.includes('http "/_cluster/health?wait_for_status=green&timeout=1s" "--fail"'),
+      "the readiness probe does not wait for green",
+    );
+    const pdb = objects.find((o) => o.kind === "PodDisruptionBudget") as
+      | (K8sObject & { spec: { maxUnavailable: number } })
+      | undefined;
+    assert.equal(pdb?.spec.maxUnavailable, 1, "no budget of one node at a time for drains");
+    // Kibana's saved-object migrations want no older Kibana running beside the new one.
+    const kibana = elastic("kibana", "kibana", ["--no-hooks"]).find((o) => o.kind === "Deployment") as
+      | (K8sObject & { spec: { strategy?: { type: string } } })
+      | undefined;
+    assert.deepEqual(kibana?.spec.strategy, { type: "Recreate" });
   });
 });
 

@@ -1,6 +1,8 @@
 /**
- * A Kibana 8.5 stand-in: a real HTTPS server with the slice of Kibana's HTTP API that the setup Job
- * uses, and Kibana's rules for it, as read from Kibana's sources (see the README's Kibana section):
+ * A Kibana stand-in: a real HTTPS server with the slice of Kibana's HTTP API that the setup Job
+ * uses, and Kibana's rules for it, as read from Kibana's sources (see the README's Kibana section). It
+ * reports the default version but keeps 8.5's rules where they are stricter than 8.19's (the oldest
+ * supported release), so the Job is held to what every supported Kibana accepts:
  * - before Kibana is ready, every route answers 503 "Kibana server is not ready yet";
  * - every route needs basic auth of a known user (401 otherwise);
  * - a request that changes something needs a `kbn-xsrf` header (400 otherwise);
@@ -16,6 +18,7 @@
 import type * as https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { CertPair } from "./certs";
+import { DEFAULT_STACK_VERSION } from "../../../lib/stackVersion";
 import { listenTls, stopServer } from "./https";
 
 export interface KibanaUser {
@@ -152,7 +155,11 @@ export class KibanaStandin {
     if (method === "GET" && p === "/api/status") {
       return [
         200,
-        { name: "kibana", version: { number: "8.5.1" }, status: { overall: { level: "available" } } },
+        {
+          name: "kibana",
+          version: { number: DEFAULT_STACK_VERSION },
+          status: { overall: { level: "available" } },
+        },
       ];
     }
     if (method === "GET" && p === "/api/saved_objects/_find") {
