@@ -1,5 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import {
+  authorityCommonName,
+  authorityName,
+  caPlan,
+  certificateFingerprint,
+  trustBundle,
+  type CaRotation,
+} from "../lib/caRotation";
 import { elasticsearchDnsNames, fluentdDnsNames, kibanaDnsNames } from "../lib/names";
 
 export interface PkiArgs {
@@ -19,6 +27,8 @@ export interface PkiArgs {
   certValidityHours: number;
   /** A `pulumi up` within this many hours of a certificate's expiry replaces it. */
   certRenewalHours: number;
+  /** Which generations of the authorities the bundles hold, and which one signs. */
+  rotation: CaRotation;
 }
 
 /** A server certificate and its key. The key is a Pulumi secret. */
@@ -44,11 +54,20 @@ interface Authority {
  * client trusts (Elasticsearch HTTP, Kibana, Fluentd), and one for Elasticsearch's transport layer only,
  * because the transport verifies peers by CA alone (no host names: nodes dial each other by IP), so a
  * certificate issued to Kibana or Fluentd must not be able to join the cluster.
+ *
+ * Each authority comes in generations (see `lib/caRotation.ts`): while a rotation is under way two
+ * generations of each are trusted, and the service and client certificates are signed by one of them.
  */
 export class Pki extends pulumi.ComponentResource {
-  /** The CA certificate clients verify Elasticsearch, Kibana and Fluentd with (public). */
+  /**
+   * The CA certificates clients verify Elasticsearch, Kibana and Fluentd with, one PEM bundle of every
+   * trusted generation (public). It is also the bundle the aggregator verifies client certificates with.
+   */
   public readonly caCertPem: pulumi.Output<string>;
+  /** The transport CAs of every trusted generation: Elasticsearch nodes verify each other with them. */
   public readonly transportCaCertPem: pulumi.Output<string>;
+  /** The SHA-256 fingerprint of each trusted generation of the client-trusted CA, by generation (public). */
+  public readonly caFingerprints: pulumi.Output<Record<string, string>>;
   public readonly elasticsearchHttp: IssuedCert;
   public readonly elasticsearchTransport: IssuedCert;
   public readonly kibana: IssuedCert;
@@ -67,11 +86,25 @@ export class Pki extends pulumi.ComponentResource {
     super("efk:security:Pki", name, {}, opts);
     this.args = args;
 
-    const ca = this.authority(`${name}-ca`, "efk-pulumi CA");
-    const transportCa = this.authority(`${name}-transport-ca`, "efk-pulumi Elasticsearch transport CA");
+    // The transport CA rotates with the other, in the same steps: Elasticsearch restarts its nodes one at a
+    // time, and a node of the last step and one of this step share a transport CA as edges and the
+    // aggregator do.
+    const plan = caPlan(args.rotation);
+    const generations = (base: string, commonName: string) =>
+      plan.trusted.map((g) => this.authority(authorityName(base, g), authorityCommonName(commonName, g)));
+    const cas = generations(`${name}-ca`, "efk-pulumi CA");
+    const transportCas = generations(`${name}-transport-ca`, "efk-pulumi Elasticsearch transport CA");
+    const issuing = plan.trusted.indexOf(plan.issuing);
+    const ca = cas[issuing];
+    const transportCa = transportCas[issuing];
     this.ca = ca;
-    this.caCertPem = ca.certPem;
-    this.transportCaCertPem = transportCa.certPem;
+    this.caCertPem = pulumi.all(cas.map((a) => a.certPem)).apply(trustBundle);
+    this.transportCaCertPem = pulumi.all(transportCas.map((a) => a.certPem)).apply(trustBundle);
+    this.caFingerprints = pulumi
+      .all(cas.map((a) => a.certPem))
+      .apply((pems) =>
+        Object.fromEntries(plan.trusted.map((g, i) => [String(g), certificateFingerprint(pems[i])])),
+      );
 
     const ns = args.namespace;
     this.elasticsearchHttp = this.issue(
@@ -110,6 +143,7 @@ export class Pki extends pulumi.ComponentResource {
     this.registerOutputs({
       caCertPem: this.caCertPem,
       transportCaCertPem: this.transportCaCertPem,
+      caFingerprints: this.caFingerprints,
       elasticsearchHttp: this.elasticsearchHttp,
       elasticsearchTransport: this.elasticsearchTransport,
       kibana: this.kibana,
@@ -127,6 +161,8 @@ export class Pki extends pulumi.ComponentResource {
         isCaCertificate: true,
         allowedUses: CA_USES,
         validityPeriodHours: this.args.caValidityHours,
+        // Kept as it was, so that existing CAs see no change; the drift workflow never renews a CA (its
+        // replacement would be a rotation without overlap): see README, Certificate renewal.
         earlyRenewalHours: this.args.certRenewalHours,
       },
       { parent: this },

@@ -5,6 +5,7 @@
  * another version of this program fails at preview with a message naming the field, never a value.
  */
 import { z } from "zod";
+import type { EdgeTrust } from "./caRotation";
 
 /**
  * Names of the central stack's outputs that edge stacks read. An edge's state holds every output of the
@@ -13,6 +14,8 @@ import { z } from "zod";
 export const CENTRAL_OUTPUTS = {
   endpoint: "forwardEndpoint",
   caCertPem: "caCertPem",
+  /** The SHA-256 fingerprint of each trusted CA generation (public): edges name the CAs they trust by it. */
+  caFingerprints: "caFingerprints",
   /** How edges prove who they are: `certificate` or `user` (see FORWARD_AUTHS). */
   forwardAuth: "forwardAuth",
   /** The registered edges, each with the client certificate the central signed for its key (public). */
@@ -32,6 +35,16 @@ export const EDGE_OUTPUTS = {
   csrPem: "forwardCsrPem",
   /** With `user` only: the edge's forward password (secret), which the aggregator checks. */
   password: "forwardPassword",
+  /**
+   * The CAs the edge verifies the aggregator with, `{fingerprint, generation}` each (public; empty until it
+   * is registered): the central takes a CA rotation's `issue` step only once every edge trusts the new CA.
+   */
+  trustedCas: "forwardTrustedCas",
+  /**
+   * The CA that signed the client certificate the edge holds, `{fingerprint, generation}` (public; absent
+   * without one): the central stops trusting the old CA only once every edge holds one of the new CA's.
+   */
+  clientCertIssuer: "forwardClientCertIssuer",
 } as const;
 
 /** How edges prove who they are to the aggregator. */
@@ -76,6 +89,36 @@ export const CSR_PEM = filled("forwardCsrPem").refine(
   {
     error: "forwardCsrPem must be a PEM certificate request",
   },
+);
+
+const FINGERPRINT_RULE = "a SHA-256 fingerprint (32 colon-separated hex bytes)";
+const FINGERPRINT = z
+  .string({ error: FINGERPRINT_RULE })
+  .regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, FINGERPRINT_RULE);
+
+const GENERATION = "generation must be a whole number from 1";
+const CA_REF = z.object(
+  {
+    fingerprint: FINGERPRINT,
+    generation: z.number({ error: GENERATION }).int(GENERATION).min(1, GENERATION).optional(),
+  },
+  { error: NOT_AN_OBJECT },
+);
+
+/** An edge's `forwardTrustedCas` and `forwardClientCertIssuer`, read together. */
+export const EDGE_TRUST: z.ZodType<EdgeTrust> = z.object(
+  {
+    trustedCas: z.array(CA_REF, { error: "forwardTrustedCas must be a list" }),
+    clientCertIssuer: CA_REF.optional(),
+  },
+  { error: NOT_AN_OBJECT },
+);
+
+/** The central's `caFingerprints`: a fingerprint per generation. */
+export const CA_FINGERPRINTS: z.ZodType<Record<string, string>> = z.record(
+  z.string().regex(/^[1-9][0-9]*$/, "caFingerprints must be keyed by generation"),
+  FINGERPRINT,
+  { error: NOT_AN_OBJECT },
 );
 
 /** What an edge of an older version read from `edgeCredentials` (migration only). */

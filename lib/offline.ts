@@ -27,6 +27,8 @@ export interface DeclaredResource {
   dependencies: string[];
   /** Per input property, the URNs its value came from. */
   propertyDependencies: Record<string, string[]>;
+  /** The URN of the parent resource ("" for a child of the stack). */
+  parent: string;
   /** The state the (stand-in) provider answered with: inputs plus what a provider computes. */
   outputs: Record<string, unknown>;
 }
@@ -126,6 +128,7 @@ interface Registration {
   name: string;
   dependencies: string[];
   propertyDependencies: Record<string, string[]>;
+  parent: string;
   declared?: DeclaredResource;
 }
 
@@ -134,6 +137,7 @@ interface MonitorRequest {
   getType(): string;
   getName(): string;
   getDependenciesList(): string[];
+  getParent(): string;
   /** Only on RegisterResourceRequest: reads carry no property dependencies. */
   getPropertydependenciesMap?(): {
     forEach(f: (deps: { getUrnsList(): string[] }, property: string) => void): void;
@@ -173,6 +177,7 @@ function interceptRegistrations(pending: Registration[]): void {
         name: req.getName(),
         dependencies: req.getDependenciesList(),
         propertyDependencies,
+        parent: req.getParent(),
       };
       pending.push(registration);
       original.call(monitor, req, (err, response) => {
@@ -221,6 +226,7 @@ export function installOfflineEngine(
           urn: "",
           dependencies: registration.dependencies,
           propertyDependencies: registration.propertyDependencies,
+          parent: registration.parent,
           outputs: {},
         };
         registration.declared = resource;
