@@ -23,9 +23,13 @@
 #   other clusters' average bytes over the last `fair_share_window` is deferred: not acknowledged, its connection
 #   closed, logged and counted. Its agent keeps the chunk and sends it again after its retry delay; the
 #   others go on.
+# - Certificates in use. With `identity certificate` and `certificate_metric`, the notAfter of the client
+#   certificate each cluster presented in its latest handshake (once per connection), labelled by cluster:
+#   the certificate its agents really use, which may be older than the one the central signed last.
 require 'openssl'
 require 'fluent/plugin/in_forward'
 require 'prometheus/client'
+require_relative 'efk_certificate_metrics'
 
 module Fluent
   module Plugin
@@ -60,6 +64,10 @@ module Fluent
       config_param :fair_share_window, :time, default: 10
       desc 'Counter of messages deferred for a cluster over its share, by cluster.'
       config_param :deferred_metric, :string, default: nil
+      desc 'Gauge of each cluster\'s client certificate\'s notAfter, as presented (identity certificate).'
+      config_param :certificate_metric, :string, default: nil
+      desc 'The kind label of those series.'
+      config_param :certificate_kind, :string, default: 'edge-client'
 
       UNKNOWN = 'unauthenticated'.freeze
 
@@ -91,6 +99,9 @@ module Fluent
 
           @deferred = registry.get(@deferred_metric.to_sym) ||
                       registry.counter(@deferred_metric.to_sym, docstring: 'Messages deferred for a cluster over its share.', labels: labels)
+        end
+        if @certificate_metric && @identity == :certificate
+          @certificates = EfkCertificateMetrics.expiry_gauge(@certificate_metric, @base_labels)
         end
         @shares = { current: Hash.new(0), last: Hash.new(0), since: Fluent::Clock.now }
         @pending = 0
@@ -176,7 +187,17 @@ module Fluent
           log.warn 'Client certificate not registered', address: conn.remote_addr,
                                                        subject: cert ? cert.subject.to_s : '(none)'
         end
+        record_certificate(cluster, cert) if cluster
         cluster
+      end
+
+      # The cluster's latest connection replaces its series: a renewed certificate takes the old one's place.
+      def record_certificate(cluster, cert)
+        return unless @certificates
+
+        labels, value = EfkCertificateMetrics.expiry_series(cert, kind: @certificate_kind, source: 'handshake',
+                                                                  cluster: cluster, base: @base_labels)
+        @certificates.replace([:handshake, cluster], { labels => value })
       end
 
       def handle_connection(conn)

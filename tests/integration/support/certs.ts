@@ -1,7 +1,8 @@
 /**
  * A throwaway PKI for integration tests, made with the `openssl` CLI: one CA per call of `makeTestPki`
  * (call it twice, with two directories, for a second CA that the first one's clients do not trust).
- * RSA 2048 keys, PEM files, unencrypted keys, valid for two days from now. Nothing is cached across runs.
+ * RSA 2048 keys, PEM files, unencrypted keys, valid for two days from now unless a call says otherwise.
+ * Nothing is cached across runs.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -20,10 +21,12 @@ export interface TestPki {
   caCert: string;
   /** path of the CA private key (to sign more by hand if a test needs it) */
   caKey: string;
-  /** server cert for DNS names and IPs (SANs), signed by this CA; CN = name */
-  server(name: string, dnsNames: string[], ips?: string[]): CertPair;
-  /** client cert (extendedKeyUsage clientAuth), CN = name, signed by this CA */
-  client(name: string): CertPair;
+  /** server cert for DNS names and IPs (SANs), signed by this CA; CN = name; valid `days` (default 2) */
+  server(name: string, dnsNames: string[], ips?: string[], days?: number): CertPair;
+  /** client cert (extendedKeyUsage clientAuth), CN = name, signed by this CA; valid `days` (default 2) */
+  client(name: string, days?: number): CertPair;
+  /** a new certificate for the key of `pair` (a renewal: same key, same CN), valid `days` */
+  renew(pair: CertPair, name: string, days: number, usage: "server" | "client"): CertPair;
 }
 
 const VALID_DAYS = "2";
@@ -101,10 +104,16 @@ export function makeTestPki(dir: string, caName = "efk-test-ca"): TestPki {
     dir,
   );
 
-  function issue(name: string, suffix: string, extensions: string[]): CertPair {
+  function issue(
+    name: string,
+    suffix: string,
+    extensions: string[],
+    days = VALID_DAYS,
+    existingKey?: string,
+  ): CertPair {
     checkName(name);
     const stem = path.join(dir, `${fileStem(name)}-${suffix}`);
-    const pair = { cert: `${stem}.crt`, key: `${stem}.key` };
+    const pair = { cert: `${stem}.crt`, key: existingKey ?? `${stem}.key` };
     const csr = `${stem}.csr`;
     const ext = `${stem}.ext`;
     fs.writeFileSync(
@@ -123,11 +132,7 @@ export function makeTestPki(dir: string, caName = "efk-test-ca"): TestPki {
         "-new",
         "-config",
         reqConfig,
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        pair.key,
+        ...(existingKey ? ["-key", existingKey] : ["-newkey", "rsa:2048", "-nodes", "-keyout", pair.key]),
         "-out",
         csr,
         "-subj",
@@ -148,7 +153,7 @@ export function makeTestPki(dir: string, caName = "efk-test-ca"): TestPki {
         "-set_serial",
         `0x${randomBytes(8).toString("hex")}`,
         "-days",
-        VALID_DAYS,
+        String(days),
         "-sha256",
         "-extfile",
         ext,
@@ -162,24 +167,31 @@ export function makeTestPki(dir: string, caName = "efk-test-ca"): TestPki {
     return pair;
   }
 
+  const serverExtensions = (sans: string[]) => [
+    "keyUsage = critical,digitalSignature,keyEncipherment",
+    "extendedKeyUsage = serverAuth",
+    `subjectAltName = ${sans.join(",")}`,
+  ];
+  const clientExtensions = [
+    "keyUsage = critical,digitalSignature,keyEncipherment",
+    "extendedKeyUsage = clientAuth",
+  ];
+
   return {
     dir,
     caCert,
     caKey,
-    server(name, dnsNames, ips = []) {
+    server(name, dnsNames, ips = [], days = Number(VALID_DAYS)) {
       const sans = [...dnsNames.map((d) => `DNS:${d}`), ...ips.map((ip) => `IP:${ip}`)];
       if (sans.length === 0) throw new Error("a server certificate needs at least one DNS name or IP");
-      return issue(name, "server", [
-        "keyUsage = critical,digitalSignature,keyEncipherment",
-        "extendedKeyUsage = serverAuth",
-        `subjectAltName = ${sans.join(",")}`,
-      ]);
+      return issue(name, "server", serverExtensions(sans), String(days));
     },
-    client(name) {
-      return issue(name, "client", [
-        "keyUsage = critical,digitalSignature,keyEncipherment",
-        "extendedKeyUsage = clientAuth",
-      ]);
+    client(name, days = Number(VALID_DAYS)) {
+      return issue(name, "client", clientExtensions, String(days));
+    },
+    renew(pair, name, days, usage) {
+      const extensions = usage === "client" ? clientExtensions : serverExtensions([`DNS:${name}`]);
+      return issue(name, `${usage}-renewed-${days}d`, extensions, String(days), pair.key);
     },
   };
 }
