@@ -1,16 +1,28 @@
 /**
- * What the index-setup Job installs in Elasticsearch before Fluentd writes: the ILM policy and the one
- * index template of our data streams. Installing them as `elastic`, once, is what lets Fluentd's user hold
- * nothing but the right to add documents to `<prefix>-*` data streams.
+ * What the index-setup Job installs in Elasticsearch before Fluentd writes: the ILM policy and the index
+ * templates of our data streams, and with snapshots configured, the repository and the SLM policy.
+ * Installing them as `elastic`, once, is what lets Fluentd's user hold nothing but the right to add
+ * documents to `<prefix>-*` data streams.
  */
 
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { dataStreamName, indexReplicas, SHARED_STREAM } from "../capacity";
 import { RECORD_FIELDS } from "../records";
+import {
+  repositoryBody,
+  SLM_POLICY,
+  slmPolicyBody,
+  SNAPSHOT_REPOSITORY,
+  type SnapshotSettings,
+} from "../snapshots";
 
 export const SETUP_FILES = {
   policy: "ilm-policy.json",
   template: "index-template.json",
   sharedTemplate: "index-template-shared.json",
+  repository: "snapshot-repository.json",
+  slmPolicy: "slm-policy.json",
   script: "setup.sh",
 } as const;
 
@@ -99,41 +111,75 @@ export function sharedIndexTemplate(prefix: string, dataNodes: number): Record<s
 }
 
 /**
- * The Job's script: PUT the policy, then the template, as `elastic`, verifying Elasticsearch's certificate.
- * The password comes from the environment and reaches curl through a netrc file, not its command line.
- * Environment: ES_URL, CA_FILE, ELASTIC_PASSWORD, SETUP_DIR.
+ * The Job's script, a shell file of its own (`scripts/es-setup.sh`, checked by shellcheck): it PUTs each body
+ * of the ConfigMap as `elastic`, verifying Elasticsearch's certificate. Everything it needs comes from the
+ * environment, under the names of `ES_SETUP_ENV`.
  */
-export function setupScript(prefix: string): string {
-  return `#!/bin/sh
-# Installs the ILM policy and the index template of the ${prefix}-* data streams (efk-pulumi).
-set -eu
-umask 077
-netrc="$(mktemp)"
-trap 'rm -f "$netrc"' EXIT
-host="$(printf '%s' "$ES_URL" | sed -e 's#^https://##' -e 's#[:/].*$##')"
-printf 'machine %s login elastic password %s\\n' "$host" "$ELASTIC_PASSWORD" > "$netrc"
+export const SETUP_SCRIPT = fs.readFileSync(path.join(__dirname, "scripts", "es-setup.sh"), "utf8");
 
-put() {
-  out="$(mktemp)"
-  code="$(curl -sS --retry 10 --retry-connrefused --retry-delay 5 -o "$out" -w '%{http_code}' \\
-    --cacert "$CA_FILE" --netrc-file "$netrc" -X PUT -H 'Content-Type: application/json' \\
-    --data-binary "@$SETUP_DIR/$2" "$ES_URL$1")"
-  echo "PUT $1: HTTP $code $(cat "$out")"
-  case "$code" in 2??) ;; *) exit 1 ;; esac
+/**
+ * The environment the script reads, by role: the one definition the Job's pod spec and the tests use. The
+ * URL, CA file, setup folder and password depend on where it runs; `esSetupEnv` gives the rest.
+ */
+export const ES_SETUP_ENV = {
+  url: "ES_URL",
+  caFile: "CA_FILE",
+  password: "ELASTIC_PASSWORD",
+  dir: "SETUP_DIR",
+  ilmPolicy: "ILM_POLICY",
+  ilmPolicyFile: "ILM_POLICY_FILE",
+  template: "INDEX_TEMPLATE",
+  templateFile: "INDEX_TEMPLATE_FILE",
+  sharedTemplate: "SHARED_TEMPLATE",
+  sharedTemplateFile: "SHARED_TEMPLATE_FILE",
+  slmPolicy: "SLM_POLICY",
+  slmPolicyFile: "SLM_POLICY_FILE",
+  repository: "SNAPSHOT_REPOSITORY",
+  repositoryFile: "SNAPSHOT_REPOSITORY_FILE",
+  /** Not set by the pod (the script's defaults, 10 and 5 seconds, hold there): tests shorten the waits. */
+  tries: "SETUP_TRIES",
+  retryDelay: "SETUP_RETRY_DELAY",
+} as const;
+
+/**
+ * The names and file names the script installs, as environment: the same wherever it runs. The snapshot
+ * files only when snapshots are on; the policy's name always (without snapshots, the script removes it).
+ */
+export function esSetupEnv(prefix: string, snapshots: boolean): Record<string, string> {
+  const e = ES_SETUP_ENV;
+  return {
+    [e.ilmPolicy]: ilmPolicyName(prefix),
+    [e.ilmPolicyFile]: SETUP_FILES.policy,
+    [e.template]: indexTemplateName(prefix),
+    [e.templateFile]: SETUP_FILES.template,
+    [e.sharedTemplate]: sharedTemplateName(prefix),
+    [e.sharedTemplateFile]: SETUP_FILES.sharedTemplate,
+    [e.slmPolicy]: SLM_POLICY,
+    [e.repository]: SNAPSHOT_REPOSITORY,
+    ...(snapshots ? { [e.repositoryFile]: SETUP_FILES.repository, [e.slmPolicyFile]: SETUP_FILES.slmPolicy } : {}),
+  };
 }
 
-put "/_ilm/policy/${ilmPolicyName(prefix)}" ${SETUP_FILES.policy}
-put "/_index_template/${indexTemplateName(prefix)}" ${SETUP_FILES.template}
-put "/_index_template/${sharedTemplateName(prefix)}" ${SETUP_FILES.sharedTemplate}
-`;
-}
-
-/** The files of the Job's ConfigMap: no secret among them. */
-export function setupFiles(prefix: string, retentionDays: number, replicas: number): Record<string, string> {
+/**
+ * The files of the Job's ConfigMap: no secret among them (the repository's credentials are in the nodes'
+ * keystore; its body names only the bucket, the path and the client).
+ */
+export function setupFiles(
+  prefix: string,
+  retentionDays: number,
+  replicas: number,
+  snapshots?: SnapshotSettings,
+): Record<string, string> {
   return {
     [SETUP_FILES.policy]: JSON.stringify(ilmPolicy(retentionDays), null, 2),
     [SETUP_FILES.template]: JSON.stringify(indexTemplate(prefix, replicas), null, 2),
     [SETUP_FILES.sharedTemplate]: JSON.stringify(sharedIndexTemplate(prefix, replicas), null, 2),
-    [SETUP_FILES.script]: setupScript(prefix),
+    ...(snapshots
+      ? {
+          [SETUP_FILES.repository]: JSON.stringify(repositoryBody(snapshots), null, 2),
+          [SETUP_FILES.slmPolicy]: JSON.stringify(slmPolicyBody(snapshots, prefix), null, 2),
+        }
+      : {}),
+    [SETUP_FILES.script]: SETUP_SCRIPT,
   };
 }

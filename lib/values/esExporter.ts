@@ -19,14 +19,16 @@ export interface EsExporterValuesInput {
   /** Whether Elasticsearch has dedicated masters: clients then reach it through the data nodes' Service. */
   esDedicatedMasters: boolean;
   metrics: MetricsStyle;
+  /** Snapshots are configured: collect the repository's snapshots and SLM's statistics. */
+  snapshots?: boolean;
 }
 
 /**
  * Values for the prometheus-community/prometheus-elasticsearch-exporter 7.4.0 chart: Elasticsearch over
  * HTTPS verified against our CA (the CA Secret mounted, no client certificate), as a file-realm user that
  * may only monitor (`ES_USERNAME`, and `ES_PASSWORD` from a Secret). Cluster health, every node's stats
- * (disk) and per-index document counts; no mappings, settings, shards, snapshots or aliases, which would
- * need more privileges.
+ * (disk) and per-index document counts, and with snapshots configured the repository's snapshots and SLM's
+ * statistics; no mappings, settings, shards or aliases, which would need more privileges.
  */
 export function esExporterValues(v: EsExporterValuesInput): Record<string, unknown> {
   return {
@@ -38,7 +40,10 @@ export function esExporterValues(v: EsExporterValuesInput): Record<string, unkno
       indices_settings: false,
       indices_mappings: false,
       shards: false,
-      snapshots: false,
+      // The chart's `--collector.snapshots` and `--collector.slm` (templates/deployment.yaml); their
+      // privileges are ES_EXPORTER_SNAPSHOT_PRIVILEGES, granted only when snapshots are configured.
+      snapshots: v.snapshots === true,
+      ...(v.snapshots ? { slm: true } : {}),
       cluster_settings: false,
       aliases: false,
       ssl: {

@@ -8,6 +8,7 @@
  * - `POST|PUT /<stream>/_bulk` and `/_bulk` (ndjson action/document pairs, optionally gzip)
  * - `POST /<stream>/_rollover` (unconditional) and `DELETE /<backing index>`: what ILM does, for a test
  *   that simulates days
+ * - the snapshot repository and SLM APIs (`_snapshot`, `_slm`): esSnapshots.ts, against a modelled store
  *
  * Every response carries `X-Elastic-Product: Elasticsearch` and `Content-Type: application/json`: the 8.x
  * client refuses a server without the header, and only JSON-parses bodies with a JSON content type.
@@ -47,6 +48,8 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type * as https from "node:https";
 import { gunzipSync } from "node:zlib";
+import { DEFAULT_STACK_VERSION } from "../../../lib/stackVersion";
+import { SnapshotApi, type SnapshotStore } from "./esSnapshots";
 import { listenTls, stopServer } from "./https";
 
 export interface StandinOptions {
@@ -65,6 +68,10 @@ export interface StandinOptions {
   maxShardsPerNode?: number;
   /** The time of new backing indices (their names' dates) and of rollovers; default the real clock. */
   clock?: () => Date;
+  /** The object store snapshot repositories reach (see esSnapshots.ts); none: every repository fails verification. */
+  snapshotStore?: SnapshotStore;
+  /** The nodes' keystore: setting -> value, as the chart's keystore init container fills it. */
+  keystore?: Record<string, string>;
 }
 
 /** A data stream's backing index, as the stand-in keeps it. */
@@ -102,7 +109,8 @@ export interface RecordedRequest {
   status: number;
 }
 
-export const ES_VERSION = "8.15.0";
+/** The version it reports: the one the program deploys by default, which Fluentd checks at start. */
+export const ES_VERSION = DEFAULT_STACK_VERSION;
 
 interface Reply {
   status: number;
@@ -142,6 +150,8 @@ export class EsStandin {
   readonly dataStreams = new Map<string, DataStreamState>();
   /** indices the shard limit refused to make: data streams' first indices and rollovers */
   readonly shardLimitRefusals: ShardLimitRefusal[] = [];
+  /** Snapshot repositories, snapshots and SLM policies (esSnapshots.ts). */
+  readonly snapshotApi: SnapshotApi;
 
   /** requests and bulk items refused for lack of privilege: the user and what was refused */
   readonly denied: { username: string; what: string }[] = [];
@@ -171,6 +181,12 @@ export class EsStandin {
     }
     this.maxShards = dataNodes * maxShardsPerNode;
     this.clock = opts.clock ?? (() => new Date());
+    this.snapshotApi = new SnapshotApi(
+      opts.snapshotStore,
+      opts.keystore ?? {},
+      () => new Map([...this.dataStreams].map(([n, ds]) => [n, ds.indices.map((i) => i.name)])),
+      this.clock,
+    );
   }
 
   /**
@@ -418,6 +434,8 @@ export class EsStandin {
     if (parts.length === 1 && method === "DELETE" && !parts[0].startsWith("_")) {
       return this.deleteIndex(parts[0]);
     }
+    const snapshots = this.snapshotApi.route(method, parts, json);
+    if (snapshots) return snapshots;
     return esError(
       400,
       "illegal_argument_exception",
