@@ -18,12 +18,12 @@
  * records, its peak RSS (each process of a run, a supervisor and its workers, and their sum) and the
  * records each worker accepted. BENCH_RECORDS sets the records per variant (default 600000),
  * BENCH_VARIANTS picks variants by their run name (w2, w1, w1-user, w1-inforward, w1-glibc, w1-before,
- * plain).
+ * plain, and with records shaped as the agent really sends them: w2-real, w1-real, w1-real-before,
+ * plain-real).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { execFileSync } from "node:child_process";
 import { EFK_METRICS } from "../lib/monitoring/metrics";
 import { makeTestPki } from "../tests/integration/support/certs";
 import { EsStandin } from "../tests/integration/support/esStandin";
@@ -38,6 +38,9 @@ import {
 import { aggregatorTlsDir, relocateAggregator, renderStackFile } from "../tests/integration/support/rendered";
 import { allocatorEnv, JEMALLOC } from "../tests/integration/support/memory";
 import { tailRecord } from "../tests/integration/support/sender";
+import { aggregatorBefore, withoutOjEnv } from "../tests/integration/support/before";
+import { cpuSeconds, peakRssMiB } from "../tests/integration/support/cpu";
+import { RECORD_FIELDS } from "../lib/records";
 import { encodeChunk, sendChunks, type Chunk, type ForwardTarget } from "./forwardClient";
 
 const N = Number(process.env.BENCH_RECORDS ?? 600_000);
@@ -50,46 +53,6 @@ const SECRETS = {
   FLUENT_PASSWORD_HUB: "bench-hub",
   FLUENT_PASSWORD_EDGE_A: "bench-edge-a",
 };
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
-
-/** The processes of a process group: Fluentd, or its supervisor and workers. */
-function group(pgid: number): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
-/** User + system CPU seconds the group's processes have used so far. */
-function cpuSeconds(pgid: number): number {
-  return group(pgid).reduce((sum, pid) => {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return sum + (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  }, 0);
-}
-
-/**
- * The peak RSS of each of the group's processes, the group's leader (the supervisor, with workers) first.
- * Their sum is what a pod's memory limit must hold, at most.
- */
-function peakRssMiB(pgid: number): number[] {
-  return group(pgid)
-    .sort((a, b) => (a === pgid ? -1 : b === pgid ? 1 : a - b))
-    .map((pid) => {
-      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-      return m ? Number(m[1]) / 1024 : 0;
-    });
-}
-
 /** A record shaped like what Fluent Bit sends: a log line plus Kubernetes metadata. */
 function record(i: number, run: string): Record<string, unknown> {
   return {
@@ -108,6 +71,53 @@ function record(i: number, run: string): Record<string, unknown> {
       host: `node-${i % 7}`,
       labels: { app: "web", "pod-template-hash": "7d9f8c6b5" },
     },
+  };
+}
+
+/**
+ * A record as the agent really sends it: what the agent suite's records test prints of a stored document
+ * (tests/integration/agent.test.ts), without what the aggregator adds (`efk_id`, `@timestamp`). The CRI
+ * parser's fields (`time` with nanoseconds, `stream`, `_p`), the kubelet layout's path and offset, the
+ * kubernetes filter's metadata with the pod's labels, the cluster; every third line is an application's
+ * JSON, merged under `log_processed` with its `log` dropped (`Merge_Log_Key`, `Keep_Log Off`).
+ */
+function realRecord(i: number, run: string): Record<string, unknown> {
+  const pod = `web-7d9f8c6b5-${(i % 50).toString(36).padStart(5, "x")}`;
+  const uid = `878eee7f-d5b6-28f1-497f-${(0x9c0d4719238c + (i % 50)).toString(16).padStart(12, "0")}`;
+  const stamp = new Date(Date.UTC(2026, 11, 4, 12, 0, 0) + Math.floor(i / 10)).toISOString();
+  const line =
+    i % 3 === 0
+      ? {
+          log_processed: {
+            level: "info",
+            msg: `request served`,
+            path: `/api/v1/items/${i % 977}`,
+            status: 200,
+            duration_ms: i % 211,
+            run,
+            seq: i,
+          },
+        }
+      : {
+          log: `${stamp} INFO request ${i} served path=/api/v1/items/${i % 977} status=200 run=${run} seq=${i}`,
+        };
+  return {
+    time: `${stamp.slice(0, 23)}${String(i % 1_000_000).padStart(6, "0")}Z`,
+    stream: "stdout",
+    _p: "F",
+    [RECORD_FIELDS.file]: `/var/log/pods/shop_${pod}_${uid}/web/0.log`,
+    [RECORD_FIELDS.offset]: i * 160,
+    ...line,
+    kubernetes: {
+      pod_name: pod,
+      namespace_name: "shop",
+      pod_id: uid,
+      labels: { app: "web", "pod-template-hash": "7d9f8c6b5", tier: "frontend" },
+      host: `node-${i % 7}`,
+      pod_ip: `10.1.${i % 7}.${i % 50}`,
+      container_name: "web",
+    },
+    cluster: "edge-a",
   };
 }
 
@@ -204,6 +214,10 @@ interface Variant {
   jemalloc: boolean;
   /** The filters as they were before (record_transformer with Ruby, the prometheus filter). */
   filtersBefore?: boolean;
+  /** Records shaped as the agent really sends them (realRecord), not the bench's own (record). */
+  real?: boolean;
+  /** The aggregator as before issue 22's cost cuts (tests/integration/support/before.ts). */
+  before?: boolean;
 }
 
 /** Connections records arrive on, as from several nodes' agents. */
@@ -293,6 +307,39 @@ async function main(): Promise<void> {
       secured: false,
       jemalloc: false,
     },
+    {
+      name: "real records: rendered, 2 workers, jemalloc",
+      run: "w2-real",
+      workers: 2,
+      secured: true,
+      jemalloc: true,
+      real: true,
+    },
+    {
+      name: "real records: rendered, 1 process, jemalloc",
+      run: "w1-real",
+      workers: 1,
+      secured: true,
+      jemalloc: true,
+      real: true,
+    },
+    {
+      name: "real records: rendered, 1 process, jemalloc, as before (include_timestamp, Yajl)",
+      run: "w1-real-before",
+      workers: 1,
+      secured: true,
+      jemalloc: true,
+      real: true,
+      before: true,
+    },
+    {
+      name: "real records: common recipe",
+      run: "plain-real",
+      workers: 1,
+      secured: false,
+      jemalloc: false,
+      real: true,
+    },
   ];
   const only = process.env.BENCH_VARIANTS?.split(",").map((r) => r.trim());
   const chosen = only ? variants.filter((v) => only.includes(v.run)) : variants;
@@ -306,7 +353,7 @@ async function main(): Promise<void> {
     for (const v of chosen) {
       if (v.jemalloc && !JEMALLOC) {
         throw new Error(
-          "no libjemalloc.so.2 here: apt-get install libjemalloc2, as the pod preloads jemalloc",
+          "no libjemalloc.so.2 here: run `bash scripts/setup-jemalloc.sh` (Debian's libjemalloc2), as the pod preloads jemalloc",
         );
       }
       es.dropDocuments();
@@ -339,8 +386,15 @@ async function main(): Promise<void> {
       if (v.inForward) {
         inForward(path.dirname(conf));
       }
+      if (v.before) {
+        aggregatorBefore(conf);
+      }
       const fluentd = await startFluentd(conf, {
-        env: { ...SECRETS, ...(v.jemalloc ? allocatorEnv(renderDir) : {}) },
+        env: {
+          ...SECRETS,
+          ...(v.jemalloc ? allocatorEnv(renderDir) : {}),
+          ...(v.before ? withoutOjEnv() : {}),
+        },
       });
       // As several nodes' agents do: one connection each (a connection stays with one worker), chunks
       // encoded before the clock starts, as Fluent Bit sends its chunk files.
@@ -351,7 +405,7 @@ async function main(): Promise<void> {
           const ids = Array.from({ length: Math.min(CHUNK_RECORDS, N - i) }, (_r, j) => i + j);
           chunks.push(
             encodeChunk(
-              ids.map((id) => record(id, v.run)),
+              ids.map((id) => (v.real ? realRecord(id, v.run) : record(id, v.run))),
               now,
             ),
           );
@@ -421,7 +475,7 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `records per variant: ${N} (~${JSON.stringify(record(0, "x")).length} bytes each) on ${CONNECTIONS} connections opened ${STAGGER_MS} ms apart, ${CHUNK_RECORDS} records per chunk, flush_interval 5s, ${os.cpus().length} cores`,
+    `records per variant: ${N} (~${JSON.stringify(record(0, "x")).length} bytes each; real records ~${JSON.stringify(realRecord(1, "x")).length} and ~${JSON.stringify(realRecord(0, "x")).length} with JSON) on ${CONNECTIONS} connections opened ${STAGGER_MS} ms apart, ${CHUNK_RECORDS} records per chunk, flush_interval 5s, ${os.cpus().length} cores`,
   );
   console.log(
     "| variant | records/s end to end | records/s accepted | CPU s per 100k | peak RSS MiB (all processes) | peak RSS MiB by process | records by worker | load generator CPU s per 100k |",

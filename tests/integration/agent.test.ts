@@ -31,6 +31,10 @@ import {
   type FluentBitProcess,
 } from "./support/fluentBit";
 import { KubeApiStandin } from "./support/kubeApi";
+import { chartConfigDrift, writeChartDefault } from "./support/chartDefault";
+import { cpuSeconds, peakRssMiB } from "./support/cpu";
+import { allocatorEnv } from "./support/memory";
+import { aggregatorBefore, withoutOjEnv } from "./support/before";
 import { FreezingProxy, RoundRobinProxy } from "./support/tcpProxy";
 import { EFK_METRICS } from "../../lib/monitoring/metrics";
 import {
@@ -276,6 +280,8 @@ describe("the rendered node agent on a real Fluent Bit", function () {
         );
         assert.equal(typeof d[RECORD_FIELDS.offset], "number");
         assert.match(String(d[RECORD_FIELDS.time]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+        // The aggregator's cluster filter copies the line's own timestamp; the output makes none.
+        assert.equal(d["@timestamp"], d[RECORD_FIELDS.time]);
       }
       // Fluentd's user needed nothing beyond what its rendered role grants.
       assert.deepEqual(es.denied, []);
@@ -292,6 +298,9 @@ describe("the rendered node agent on a real Fluent Bit", function () {
       const json = docs.find((d) => (d[RECORD_FIELDS.logProcessed] as { level?: string })?.level === "info");
       assert.ok(json, "no merged JSON line");
       assert.equal(json[RECORD_FIELDS.log], undefined);
+      // The shape `npm run bench` sends (bench/aggregator.ts, realRecord), printed to compare.
+      console.log(`      a JSON line as stored: ${JSON.stringify(json)}`);
+      console.log(`      a joined line as stored: ${JSON.stringify(joined)}`);
     });
 
     it("carry an id that is the SHA-256 of their origin and line, so a resend cannot make a second one", () => {
@@ -304,6 +313,166 @@ describe("the rendered node agent on a real Fluent Bit", function () {
         assert.equal(d[RECORD_FIELDS.id], createHash("sha256").update(seed).digest("base64"));
       }
       assert.equal(new Set(docs.map((d) => d[RECORD_FIELDS.id])).size, docs.length, "two lines share an id");
+    });
+  });
+
+  describe("a burst on one node", () => {
+    /** Lines per burst (BURST_LINES, default 100,000), over BURST_CONTAINERS containers (default 4). */
+    const LINES = Number(process.env.BURST_LINES ?? 100_000);
+    const CONTAINERS = Number(process.env.BURST_CONTAINERS ?? 4);
+
+    interface BurstResult {
+      agent: string;
+      lines: number;
+      seconds: number;
+      agentCpu: number;
+      agentRssMiB: number;
+      aggregatorCpu: number;
+      ownCpu: number;
+    }
+
+    /**
+     * Writes LINES lines at once into CONTAINERS containers' logs on `n` while `start`'s agent runs, and
+     * measures until `delivered()` has grown by LINES: seconds, and the CPU seconds the agent, the
+     * aggregator (when given) and this process (the stand-ins) used meanwhile.
+     */
+    async function burst(
+      label: string,
+      logs: NodeLogs,
+      start: () => Promise<FluentBitProcess>,
+      delivered: () => number,
+      aggregatorPid?: number,
+    ): Promise<BurstResult> {
+      const containers = Array.from({ length: CONTAINERS }, (_, k) => {
+        const p = pod(`burst-${label.replace(/[^a-z0-9]/g, "")}-${k}`);
+        api.addPod(p);
+        return logs.container(p, "app");
+      });
+      const fb = await start();
+      try {
+        // Idle first: start-up (and the first metadata lookups) out of the measurement.
+        await sleep(2000);
+        const before = delivered();
+        const fb0 = cpuSeconds(fb.pid);
+        const agg0 = aggregatorPid ? cpuSeconds(aggregatorPid) : 0;
+        const own0 = process.cpuUsage();
+        const t0 = process.hrtime.bigint();
+        containers.forEach((c, k) =>
+          c.write(Math.floor(LINES / CONTAINERS) + (k < LINES % CONTAINERS ? 1 : 0), { jsonEvery: 3 }),
+        );
+        await waitFor(() => delivered() - before >= LINES, 300_000, `${LINES} lines from ${label}`).catch(
+          (e: Error) => {
+            throw new Error(`${e.message}: ${delivered() - before} arrived\n${fb.log().slice(-3000)}`);
+          },
+        );
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        const own = process.cpuUsage(own0);
+        const r: BurstResult = {
+          agent: label,
+          lines: LINES,
+          seconds,
+          agentCpu: cpuSeconds(fb.pid) - fb0,
+          agentRssMiB: peakRssMiB(fb.pid).reduce((a, b) => a + b, 0),
+          aggregatorCpu: aggregatorPid ? cpuSeconds(aggregatorPid) - agg0 : 0,
+          ownCpu: (own.user + own.system) / 1e6,
+        };
+        console.log(`      ${label}: ${JSON.stringify(r)}`);
+        return r;
+      } finally {
+        await fb.kill();
+      }
+    }
+
+    it("prints lines/s end to end and CPU s per 100k lines: the rendered agent, as before, and the chart's default", async function () {
+      this.timeout(1_800_000);
+      const drift = chartConfigDrift();
+      assert.equal(drift, undefined, drift);
+      // The aggregator with two workers, on jemalloc as the pod runs it: what one node's agent may spread
+      // over; and the same as it was before (support/before.ts), in the same run.
+      const central = renderStackFile(path.join(work, "burst-central"), "hub", {
+        ...CENTRAL,
+        fluentdWorkers: 2,
+      });
+      const aggregator = (name: string, before: boolean) =>
+        startRenderedAggregator(central, path.join(work, name), {
+          pki,
+          serverNames: [SERVER_NAME],
+          esPort: es.listeningPort as number,
+          env: { ...SECRETS, ...allocatorEnv(central), ...(before ? withoutOjEnv() : {}) },
+          clients: { hub: hubCert.cert, "edge-a": edgeCert.cert },
+          patch: before ? aggregatorBefore : undefined,
+        });
+      const results: BurstResult[] = [];
+      const tallies: [string, Tally][] = [];
+      {
+        for (const [label, before] of [
+          ["rendered, aggregator as before", true],
+          ["rendered", false],
+        ] as const) {
+          const agg = await aggregator(`burst-aggregator-${before ? "before" : "now"}`, before);
+          try {
+            const n = await node(`burst-${before ? "before" : "now"}`, agg);
+            results.push(
+              await burst(
+                label,
+                n.logs,
+                () => agent(n),
+                () => es.count(STREAM),
+                agg.fluentd.pid,
+              ),
+            );
+            tallies.push([label, count(n)]);
+          } finally {
+            await agg.fluentd.kill();
+          }
+        }
+        const dir = path.join(work, "burst-chart");
+        const logs = new NodeLogs(path.join(dir, "log"), "burst-chart");
+        const metricsPort = await freePort();
+        const conf = writeChartDefault(path.join(dir, "etc"), {
+          containersDir: logs.containersDir,
+          parsersFile,
+          kubeApiPort: apiPort,
+          serviceAccountDir: saDir,
+          metricsPort,
+          es: { port: es.listeningPort as number, caFile: pki.caCert, user: "elastic", password: "unused" },
+        });
+        const logstash = () =>
+          es
+            .streams()
+            .filter((s) => s.startsWith("logstash-"))
+            .reduce((sum, s) => sum + es.count(s), 0);
+        results.push(
+          await burst(
+            "the chart's default configuration",
+            logs,
+            () => startFluentBit(conf, metricsPort, {}),
+            logstash,
+          ),
+        );
+      }
+      const per100k = (cpu: number, lines: number) => ((cpu / lines) * 100_000).toFixed(2);
+      console.log(
+        `      ${LINES} lines in ${CONTAINERS} containers of one node, at once; ${os.cpus().length} cores; the aggregator: 2 workers, jemalloc`,
+      );
+      console.log(
+        "      | agent | lines/s end to end | seconds | Fluent Bit CPU s per 100k | Fluent Bit peak RSS MiB | Fluentd CPU s per 100k | stand-ins CPU s per 100k |",
+      );
+      console.log("      |---|---|---|---|---|---|---|");
+      for (const r of results) {
+        console.log(
+          `      | ${r.agent} | ${Math.round(r.lines / r.seconds)} | ${r.seconds.toFixed(1)} | ${per100k(r.agentCpu, r.lines)} | ${r.agentRssMiB.toFixed(0)} | ${r.aggregatorCpu ? per100k(r.aggregatorCpu, r.lines) : "(none: Elasticsearch directly)"} | ${per100k(r.ownCpu, r.lines)} |`,
+        );
+      }
+      const [before, after, chart] = results;
+      console.log(
+        `      end to end, rendered against the aggregator as before: ${(before.seconds / after.seconds).toFixed(2)}x; ` +
+          `agent CPU per line against the chart's default: ${(after.agentCpu / chart.agentCpu).toFixed(2)}x`,
+      );
+      for (const [label, t] of tallies) {
+        console.log(formatTally(`burst, ${label}`, t));
+        assertExactlyOnce(t);
+      }
     });
   });
 
