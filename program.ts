@@ -5,11 +5,15 @@ import { Central, type CentralArgs, type EdgeRequest } from "./components/centra
 import { Edge, type CentralView, type EdgeStanding } from "./components/edge";
 import type { FluentBitSettings } from "./components/fluentBit";
 import type { MonitoringSettings } from "./components/monitoring";
+import type { SnapshotSettings } from "./lib/snapshots";
+import { edgeTrust, rotationProblem, type EdgeTrust } from "./lib/caRotation";
 import {
   CENTRAL_OUTPUTS,
   checkOutput,
   CSR_PEM,
   EDGE_OUTPUTS,
+  EDGE_TRUST,
+  CA_FINGERPRINTS,
   FORWARD_AUTH,
   FORWARD_ENDPOINT,
   legacyEdgeCredentialsSchema,
@@ -57,6 +61,20 @@ export function monitoringSettings(cfg: StackConfig): MonitoringSettings {
   };
 }
 
+/** The snapshot repository and schedule; undefined with `snapshotType: none`. */
+export function snapshotSettings(cfg: StackConfig): SnapshotSettings | undefined {
+  if (cfg.snapshotType === "none") return undefined;
+  return {
+    type: cfg.snapshotType,
+    bucket: cfg.snapshotBucket,
+    basePath: cfg.snapshotBasePath,
+    credentialsSecret: cfg.snapshotCredentialsSecret,
+    s3Endpoint: cfg.snapshotS3Endpoint,
+    intervalHours: cfg.snapshotIntervalHours,
+    retentionDays: cfg.snapshotRetentionDays,
+  };
+}
+
 /** The central composition's arguments: the stack configuration, grouped by the part it configures. */
 export function centralArgs(cfg: StackConfig): Omit<CentralArgs, "edgeRequests"> {
   return {
@@ -72,6 +90,7 @@ export function centralArgs(cfg: StackConfig): Omit<CentralArgs, "edgeRequests">
       caValidityHours: cfg.caValidityHours,
       certValidityHours: cfg.certValidityHours,
       certRenewalHours: cfg.certRenewalHours,
+      rotation: { generation: cfg.caGeneration, step: cfg.caRotation },
     },
     elasticsearch: {
       replicas: cfg.esReplicas,
@@ -85,6 +104,7 @@ export function centralArgs(cfg: StackConfig): Omit<CentralArgs, "edgeRequests">
       cpu: cfg.esCpu,
       memory: cfg.esMemory,
       retentionDays: cfg.retentionDays,
+      snapshots: snapshotSettings(cfg),
     },
     kibana: {
       imageTag: cfg.kibanaImageTag,
@@ -115,6 +135,7 @@ export function centralArgs(cfg: StackConfig): Omit<CentralArgs, "edgeRequests">
       ...monitoringSettings(cfg),
       dashboard: cfg.grafanaDashboard,
       exporterChartRepo: cfg.prometheusChartRepo,
+      snapshotIntervalHours: cfg.snapshotType === "none" ? undefined : cfg.snapshotIntervalHours,
     },
   };
 }
@@ -154,10 +175,14 @@ async function readEdgeRequests(cfg: StackConfig): Promise<Record<string, EdgeRe
       const ref = new pulumi.StackReference(`efk-edge-${cluster}`, { name: stack });
       let csr: unknown;
       let password: unknown;
+      let trustedCas: unknown;
+      let clientCertIssuer: unknown;
       try {
-        [csr, password] = await Promise.all([
+        [csr, password, trustedCas, clientCertIssuer] = await Promise.all([
           stackOutput(ref, EDGE_OUTPUTS.csrPem),
           stackOutput(ref, EDGE_OUTPUTS.password),
+          stackOutput(ref, EDGE_OUTPUTS.trustedCas),
+          stackOutput(ref, EDGE_OUTPUTS.clientCertIssuer),
         ]);
       } catch (e) {
         throw new pulumi.RunError(
@@ -178,14 +203,38 @@ async function readEdgeRequests(cfg: StackConfig): Promise<Record<string, EdgeRe
             `which the aggregator checks with efk:clientCertAuth false: ${first}`,
         );
       }
+      // An edge of an earlier version exports neither: the CA rotation check refuses to go past it by name.
+      let trust: EdgeTrust | undefined;
+      if (trustedCas !== undefined) {
+        const read = checkOutput(EDGE_TRUST, { trustedCas, clientCertIssuer });
+        if ("problems" in read) {
+          throw new pulumi.RunError(
+            `edge cluster "${cluster}" (efk:edgeClusters): its stack "${stack}" exports ${EDGE_OUTPUTS.trustedCas} ` +
+              `and ${EDGE_OUTPUTS.clientCertIssuer} this version cannot read (${read.problems.join("; ")}): ` +
+              `update that stack's program to this version and run \`pulumi up --stack ${stack}\`, then this stack again`,
+          );
+        }
+        trust = read.value;
+      }
       const request: EdgeRequest = {
         csrPem: checked.value,
         ...(cfg.clientCertAuth ? {} : { password: pulumi.secret(password as string) }),
       };
-      return [cluster, request] as const;
+      return [cluster, { request, stack, trust }] as const;
     }),
   );
-  return Object.fromEntries(read);
+  // Whether the CA rotation may take the step the configuration asks for: before any resource, so that a
+  // refusal changes nothing.
+  const problem = rotationProblem({
+    rotation: { generation: cfg.caGeneration, step: cfg.caRotation },
+    byCertificate: cfg.clientCertAuth,
+    edges: Object.fromEntries(read.map(([cluster, r]) => [cluster, r.trust])),
+    stackOf: (cluster) => edgeStackName(cfg.edgeStackName, cluster),
+  });
+  if (problem !== undefined) {
+    throw new pulumi.RunError(problem);
+  }
+  return Object.fromEntries(read.map(([cluster, r]) => [cluster, r.request]));
 }
 
 async function deployCentral(cfg: StackConfig): Promise<StackOutputs> {
@@ -196,6 +245,7 @@ async function deployCentral(cfg: StackConfig): Promise<StackOutputs> {
     elasticsearchUrl: central.elasticsearchUrl,
     kibanaUrl: central.kibanaUrl,
     [CENTRAL_OUTPUTS.caCertPem]: central.caCertPem,
+    [CENTRAL_OUTPUTS.caFingerprints]: central.caFingerprints,
     [CENTRAL_OUTPUTS.forwardAuth]: pulumi.output(central.forwardAuth),
     [CENTRAL_OUTPUTS.edges]: central.forwardEdges,
   };
@@ -260,10 +310,30 @@ async function deployEdge(cfg: StackConfig): Promise<StackOutputs> {
     monitoring: monitoringSettings(cfg),
     standing,
   });
+  // What this edge trusts and holds, as it deploys it now: the central's CA rotation waits for it. A central
+  // of an earlier version publishes no generations: the fingerprints go without them.
+  const fingerprints = checkOutput(
+    CA_FINGERPRINTS,
+    (await stackOutput(central, CENTRAL_OUTPUTS.caFingerprints)) ?? {},
+  );
+  if ("problems" in fingerprints) {
+    throw new pulumi.RunError(
+      `${on} exports a malformed ${CENTRAL_OUTPUTS.caFingerprints}: ${fingerprints.problems.join("; ")}. ${redeploy}`,
+    );
+  }
+  const trust = edgeTrust(
+    standing.state === "unregistered" ? undefined : caCertPem,
+    standing.state === "certificate" ? standing.clientCertPem : undefined,
+    fingerprints.value,
+  );
   const outputs: StackOutputs = {
     [EDGE_OUTPUTS.csrPem]: edge.csrPem,
     [EDGE_OUTPUTS.password]: pulumi.secret(edge.password),
+    [EDGE_OUTPUTS.trustedCas]: pulumi.output(trust.trustedCas),
   };
+  if (trust.clientCertIssuer) {
+    outputs[EDGE_OUTPUTS.clientCertIssuer] = pulumi.output(trust.clientCertIssuer);
+  }
   if (edge.namespace) {
     outputs.namespace = edge.namespace;
   }

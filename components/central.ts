@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ForwardAuth, ForwardEndpoint, RegisteredEdge } from "../lib/centralOutputs";
+import type { CaRotation } from "../lib/caRotation";
 import { externalForwardEndpoint, inClusterForwardEndpoint, type FluentdServiceType } from "../lib/names";
 import { SECRETS } from "../lib/secrets";
 import { Elasticsearch } from "./elasticsearch";
@@ -35,6 +36,8 @@ export interface CertificateSettings {
   certValidityHours: number;
   /** A `pulumi up` within this many hours of a certificate's expiry replaces it. */
   certRenewalHours: number;
+  /** Which generations of the CAs are trusted and which one signs. */
+  rotation: CaRotation;
 }
 
 /** The Elasticsearch cluster, and how long it keeps logs. */
@@ -105,8 +108,10 @@ export class Central extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
   public readonly elasticsearchUrl: pulumi.Output<string>;
   public readonly kibanaUrl: pulumi.Output<string>;
-  /** Public: edges and operators verify our services with it. */
+  /** Public: edges and operators verify our services with it (every trusted generation, one bundle). */
   public readonly caCertPem: pulumi.Output<string>;
+  /** Public: the fingerprint of each trusted CA generation, which edges name the CAs they trust by. */
+  public readonly caFingerprints: pulumi.Output<Record<string, string>>;
   /** Where edges send; undefined when no external Service is configured. */
   public readonly forwardEndpoint: ForwardEndpoint | undefined;
   /** How edges prove who they are. */
@@ -139,6 +144,7 @@ export class Central extends pulumi.ComponentResource {
         caValidityHours: args.certificates.caValidityHours,
         certValidityHours: args.certificates.certValidityHours,
         certRenewalHours: args.certificates.certRenewalHours,
+        rotation: args.certificates.rotation,
       },
       { parent: this },
     );
@@ -261,6 +267,8 @@ export class Central extends pulumi.ComponentResource {
           clusters,
           dashboard: args.monitoring.dashboard,
           exporterChartRepo: args.monitoring.exporterChartRepo,
+          snapshotIntervalHours: args.monitoring.snapshotIntervalHours,
+          certRenewalHours: args.certificates.certRenewalHours,
           dataStreamPrefix: DATA_STREAM_PREFIX,
           timeoutSeconds: args.helm.timeoutSeconds,
           exporterPassword: elasticsearch.exporterPassword ?? "",
@@ -294,6 +302,7 @@ export class Central extends pulumi.ComponentResource {
     this.elasticsearchUrl = elasticsearch.url;
     this.kibanaUrl = kibana.url;
     this.caCertPem = pki.caCertPem;
+    this.caFingerprints = pki.caFingerprints;
     this.forwardEndpoint = externalForwardEndpoint(
       args.namespace,
       externalHosts,
@@ -316,6 +325,7 @@ export class Central extends pulumi.ComponentResource {
       elasticsearchUrl: this.elasticsearchUrl,
       kibanaUrl: this.kibanaUrl,
       caCertPem: this.caCertPem,
+      caFingerprints: this.caFingerprints,
       forwardEndpoint: this.forwardEndpoint,
       forwardAuth: this.forwardAuth,
       forwardSharedKey: this.forwardSharedKey,

@@ -141,6 +141,9 @@ export class Elasticsearch extends pulumi.ComponentResource {
 
     // One release per node group, each waiting for the one before: data nodes join masters that have
     // formed the cluster (Helm waits for readiness, so `dependsOn` means ready, not merely applied).
+    // The same order upgrades the masters first, where Elastic wants them last; creation cannot do without
+    // it and the program cannot tell an upgrade from a creation, so the README's upgrade section has the
+    // data nodes go first with `pulumi up --target`.
     const releases: k8s.helm.v3.Release[] = [];
     for (const group of elasticsearchReleases(args)) {
       const release = helmRelease(
@@ -171,7 +174,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       `${name}-index-setup`,
       {
         metadata: { namespace: args.namespaceRef },
-        data: setupFiles(args.dataStreamPrefix, args.retentionDays, args.replicas),
+        data: setupFiles(args.dataStreamPrefix, args.retentionDays, args.replicas, args.snapshots),
       },
       { parent: this },
     );
@@ -189,6 +192,8 @@ export class Elasticsearch extends pulumi.ComponentResource {
               url,
               configMapName,
               caSecretName,
+              dataStreamPrefix: args.dataStreamPrefix,
+              snapshots: args.snapshots !== undefined,
             }),
           ),
       },

@@ -27,6 +27,8 @@ export interface CentralMonitoringSettings extends MonitoringSettings {
   dashboard: boolean;
   /** Helm repository of the exporter chart. */
   exporterChartRepo: string;
+  /** Hours between snapshots when snapshots are configured: the exporter collects them, the rules alert. */
+  snapshotIntervalHours?: number;
 }
 
 export interface MonitoringArgs {
@@ -41,6 +43,10 @@ export interface MonitoringArgs {
     dashboard: boolean;
     /** Helm repository of the exporter chart. */
     exporterChartRepo: string;
+    /** Hours between snapshots, when snapshots are configured. */
+    snapshotIntervalHours?: number;
+    /** `certRenewalHours`: the certificate alerts fire when a certificate in use passes it unrenewed. */
+    certRenewalHours: number;
     dataStreamPrefix: string;
     timeoutSeconds: number;
     /** The exporter's Elasticsearch password (secret). */
@@ -84,6 +90,8 @@ export class Monitoring extends pulumi.ComponentResource {
       clusterName: args.clusterName,
       thresholds: s.thresholds,
       clusters: args.central?.clusters,
+      snapshotIntervalHours: args.central?.snapshotIntervalHours,
+      certRenewalHours: args.central?.certRenewalHours,
     });
     const labels = { "app.kubernetes.io/part-of": "efk-pulumi" };
     const metadata = (objectName: string, extra: Record<string, string> = {}) => ({
@@ -121,6 +129,7 @@ export class Monitoring extends pulumi.ComponentResource {
             namespace: args.namespace,
             esDedicatedMasters: central.esDedicatedMasters,
             metrics: s.style,
+            snapshots: central.snapshotIntervalHours !== undefined,
           }),
           timeoutSeconds: central.timeoutSeconds,
         },

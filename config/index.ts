@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { capacity, MAX_SHARDS_PER_NODE, maxClusters, SAFE_SHARE } from "../lib/capacity";
+import { kibanaAheadOfElasticsearch } from "../lib/stackVersion";
 import {
   CONFIG_KEYS,
   CONFIG_NAMESPACE,
@@ -316,11 +317,81 @@ function capacityProblems(c: StackConfig): string[] {
   return out;
 }
 
+/** The keys that mean something only with efk:snapshotType set. */
+const SNAPSHOT_KEYS = [
+  "snapshotBucket",
+  "snapshotBasePath",
+  "snapshotCredentialsSecret",
+  "snapshotS3Endpoint",
+  "snapshotIntervalHours",
+  "snapshotRetentionDays",
+] as const;
+
+/**
+ * Snapshots: a repository needs a bucket and the Secret of its credentials; without a type, the other
+ * snapshot keys would be ignored silently, so they are refused; an S3 endpoint is for S3 only.
+ */
+function snapshotProblems(c: StackConfig): string[] {
+  const out: string[] = [];
+  if (c.snapshotType === "none") {
+    for (const key of SNAPSHOT_KEYS) {
+      if (show(c[key]) !== show(CONFIG_KEYS[key].default)) {
+        out.push(
+          problem(
+            key,
+            c[key],
+            "left unset while efk:snapshotType is none (no snapshots): set efk:snapshotType to s3, gcs or azure to use it",
+          ),
+        );
+      }
+    }
+    return out;
+  }
+  if (c.snapshotBucket === "") {
+    out.push(
+      problem(
+        "snapshotBucket",
+        c.snapshotBucket,
+        `the bucket (or Azure container) to write to, since efk:snapshotType is ${c.snapshotType}`,
+      ),
+    );
+  }
+  if (c.snapshotCredentialsSecret === "") {
+    out.push(
+      problem(
+        "snapshotCredentialsSecret",
+        c.snapshotCredentialsSecret,
+        `the name of the Secret you create in efk:namespace with the store's credentials, since efk:snapshotType is ${c.snapshotType} (see Backups in the README)`,
+      ),
+    );
+  }
+  if (c.snapshotType !== "s3" && c.snapshotS3Endpoint !== "") {
+    out.push(
+      problem(
+        "snapshotS3Endpoint",
+        c.snapshotS3Endpoint,
+        `empty unless efk:snapshotType is s3 (it is ${c.snapshotType})`,
+      ),
+    );
+  }
+  return out;
+}
+
 function crossChecks(c: StackConfig): string[] {
   const out: string[] = [];
   if (c.role === "edge" && c.centralStack === "") {
     out.push(
       `${CONFIG_NAMESPACE}:centralStack is required for an edge stack: the central stack to read the endpoint, CA and credentials from, e.g. pulumi config set centralStack myorg/efk/central`,
+    );
+  }
+  const kibanaAhead = kibanaAheadOfElasticsearch(c.esImageTag, c.kibanaImageTag);
+  if (c.role === "central" && kibanaAhead) {
+    out.push(
+      problem(
+        "kibanaImageTag",
+        c.kibanaImageTag,
+        `no newer than efk:esImageTag (${show(c.esImageTag)}); it is ${kibanaAhead}. Upgrade Elasticsearch first (efk:esImageTag), then Kibana, or set both to the same release`,
+      ),
     );
   }
   if (c.certRenewalHours >= c.certValidityHours) {
@@ -394,6 +465,7 @@ function crossChecks(c: StackConfig): string[] {
   }
   if (c.role === "central") {
     out.push(...capacityProblems(c));
+    out.push(...snapshotProblems(c));
   }
   if (c.role === "central" && c.edgeClusters.length > 0 && c.fluentdServiceType === "None") {
     out.push(

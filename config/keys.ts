@@ -11,12 +11,16 @@ import {
   labelPair,
   positiveQuantity,
   STACK_NAME,
+  stackVersionTag,
   storageClass,
   uniqueList,
 } from "./rules";
 import { ES_DEDICATED_MASTER_COUNTS, FLUENTD_SERVICE_TYPES, METRICS_STYLES } from "../lib/names";
 import { quantityValue } from "../lib/quantity";
 import { INDEX_LAYOUTS } from "../lib/capacity";
+import { DEFAULT_STACK_VERSION, SUPPORTED_RANGE } from "../lib/stackVersion";
+import { SNAPSHOT_INTERVALS, SNAPSHOT_TYPES } from "../lib/snapshots";
+import { CA_ROTATION_STEPS } from "../lib/caRotation";
 
 /**
  * The table of every stack configuration key: type, default, description, rule and the stacks it applies
@@ -125,9 +129,9 @@ export const CONFIG_KEYS = {
   },
   esImageTag: {
     type: "string",
-    description: "Elasticsearch image tag.",
-    default: "8.5.1",
-    schema: imageTag,
+    description: `Elasticsearch image tag: a release from ${SUPPORTED_RANGE}. A newer one upgrades the nodes one at a time (see Upgrading Elasticsearch and Kibana); Elasticsearch cannot go back to an older one.`,
+    default: DEFAULT_STACK_VERSION,
+    schema: stackVersionTag("Elasticsearch"),
     roles: CENTRAL,
   },
   esReplicas: {
@@ -228,9 +232,9 @@ export const CONFIG_KEYS = {
   },
   kibanaImageTag: {
     type: "string",
-    description: "Kibana image tag (keep it equal to the Elasticsearch one).",
-    default: "8.5.1",
-    schema: imageTag,
+    description: `Kibana image tag: a release from ${SUPPORTED_RANGE}, no newer than \`esImageTag\` (keep the two equal).`,
+    default: DEFAULT_STACK_VERSION,
+    schema: stackVersionTag("Kibana"),
     roles: CENTRAL,
   },
   kibanaHosts: {
@@ -274,6 +278,22 @@ export const CONFIG_KEYS = {
       "A `pulumi up` this many hours or fewer before a certificate expires replaces it (default 30 days).",
     default: 720,
     schema: hours,
+    roles: CENTRAL,
+  },
+  caGeneration: {
+    type: "integer",
+    description:
+      "The generation of the certificate authorities that sign every certificate when no rotation is under way (1: the first). Raised by one, with `caRotation: none`, in the last step of a rotation; see Rotating the certificate authority.",
+    default: 1,
+    schema: z.number().int("a whole number").min(1, "at least 1"),
+    roles: CENTRAL,
+  },
+  caRotation: {
+    type: "string",
+    description:
+      "How far a rotation to generation `caGeneration` + 1 has gone: `none`; `trust`, every trust bundle holds both generations; `issue`, the new generation signs every certificate too (refused until every edge trusts it). See Rotating the certificate authority.",
+    default: "none",
+    schema: z.enum(CA_ROTATION_STEPS, { error: `one of: ${CA_ROTATION_STEPS.join(", ")}` }),
     roles: CENTRAL,
   },
   fluentdImageTag: {
@@ -398,6 +418,88 @@ export const CONFIG_KEYS = {
   retentionDays: {
     type: "integer",
     description: "Days a cluster's logs are kept in Elasticsearch before ILM deletes them.",
+    default: 30,
+    schema: z.number().int("a whole number of days").min(1, "at least 1 day").max(3650, "at most 3650 days"),
+    roles: CENTRAL,
+  },
+  snapshotType: {
+    type: "string",
+    description:
+      "Where Elasticsearch snapshots go: `s3` (AWS S3 or an S3-compatible store, see `snapshotS3Endpoint`), `gcs`, `azure`, or `none` (no snapshots). See Backups.",
+    default: "none",
+    schema: z.enum(SNAPSHOT_TYPES, { error: `one of: ${SNAPSHOT_TYPES.join(", ")}` }),
+    roles: CENTRAL,
+  },
+  snapshotBucket: {
+    type: "string",
+    description:
+      "With `snapshotType`: the bucket (S3, GCS) or container (Azure) the snapshots go to; it must exist.",
+    default: "",
+    schema: z
+      .string()
+      .refine(
+        (v) => v === "" || /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/.test(v),
+        "a bucket or container name: 3 to 63 lowercase letters, digits, dots, hyphens or underscores, starting and ending with a letter or digit",
+      ),
+    roles: CENTRAL,
+  },
+  snapshotBasePath: {
+    type: "string",
+    description:
+      "With `snapshotType`: the path inside the bucket (empty: its root). Give each central stack its own path when they share a bucket.",
+    default: "",
+    schema: z
+      .string()
+      .refine(
+        (v) => v === "" || /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(v),
+        "a relative path of letters, digits, dots, hyphens and underscores, segments joined by /, without a leading or trailing /",
+      ),
+    roles: CENTRAL,
+  },
+  snapshotCredentialsSecret: {
+    type: "string",
+    description:
+      "With `snapshotType`: the Secret, in `namespace`, that you create with the store's credentials (`access-key` and `secret-key` for s3, `credentials.json` for gcs, `account` and `key` for azure); they reach every Elasticsearch node's keystore, never values or ConfigMaps.",
+    default: "",
+    schema: z
+      .string()
+      .refine(
+        (v) => v === "" || (v.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v)),
+        "a Kubernetes Secret name (lowercase letters, digits and hyphens, up to 63)",
+      ),
+    roles: CENTRAL,
+  },
+  snapshotS3Endpoint: {
+    type: "string",
+    description:
+      "With `snapshotType: s3`: the https URL of an S3-compatible store (MinIO, Ceph...), e.g. `https://minio.example.com:9000`, reached with path-style requests; empty for AWS S3.",
+    default: "",
+    schema: z
+      .string()
+      .refine(
+        (v) => v === "" || /^https:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?$/.test(v),
+        "empty (AWS S3) or an https:// URL of a host and optional port, without a path",
+      ),
+    roles: CENTRAL,
+  },
+  snapshotIntervalHours: {
+    type: "integer",
+    description:
+      "With `snapshotType`: hours between snapshots (at 30 minutes past the hour, from 00:30 UTC); the snapshot-age alert fires when the latest successful one is 2 hours older than this.",
+    default: 24,
+    schema: z
+      .number()
+      .int("a whole number of hours")
+      .refine(
+        (n) => (SNAPSHOT_INTERVALS as readonly number[]).includes(n),
+        `one of ${SNAPSHOT_INTERVALS.join(", ")} (a divisor of 24, so that every gap is the same)`,
+      ),
+    roles: CENTRAL,
+  },
+  snapshotRetentionDays: {
+    type: "integer",
+    description:
+      "With `snapshotType`: days a snapshot is kept before SLM deletes it (the 3 latest successful ones are always kept).",
     default: 30,
     schema: z.number().int("a whole number of days").min(1, "at least 1 day").max(3650, "at most 3650 days"),
     roles: CENTRAL,

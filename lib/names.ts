@@ -32,6 +32,8 @@ export const ES_DATA_HEADLESS_SERVICE = `${ES_DATA_UNAME}-headless`;
 /** The `elastic` credentials, under the name the chart would give them (`<uname>-credentials`). */
 export const ES_CREDENTIALS_SECRET = `${ES_UNAME}-credentials`;
 export const ES_HTTP_PORT = 9200;
+/** Elasticsearch's transport port (the chart's `transportPort`), on every node behind the headless Services. */
+export const ES_TRANSPORT_PORT = 9300;
 
 /** kibana chart: `<release>-kibana` names the Deployment, the Service and the token Secret's prefix. */
 export const KIBANA_FULLNAME = `${RELEASES.kibana}-kibana`;

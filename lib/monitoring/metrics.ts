@@ -20,6 +20,13 @@ export const EFK_METRICS = {
   impersonations: "efk_fluentd_forward_impersonated_records_total",
   /** Forward messages deferred (not acknowledged, sent again later) for a cluster over its fair share, by `cluster`. */
   deferred: "efk_fluentd_forward_deferred_messages_total",
+  /**
+   * When each certificate in use expires (its notAfter, seconds since the epoch), by `kind`, `subject`, `ca`
+   * (`true` for a CA), `cluster` (client certificates only) and `source` (file, address or `handshake`).
+   */
+  certificateExpiry: "efk_certificate_expiry_timestamp_seconds",
+  /** 1 when the last probe of a certificate file or endpoint read a certificate, 0 when not, by `kind` and `source`. */
+  certificateProbe: "efk_certificate_probe_success",
 } as const;
 
 /** fluent-plugin-prometheus `prometheus_output_monitor` (gauges, labels `plugin_id` and `type`). */
@@ -47,6 +54,16 @@ export const ES_EXPORTER_METRICS = {
   diskSize: "elasticsearch_filesystem_data_size_bytes",
   /** Documents per index (`--es.indices`), primaries only. */
   indexDocs: "elasticsearch_indices_docs_primary",
+  /**
+   * `--collector.snapshots` (v1.11.0 collector/snapshots.go `latestSnapshotTimestamp`), per `repository`:
+   * the start time, in seconds, of the newest snapshot in state SUCCESS or PARTIAL; 0 when there is none.
+   */
+  latestSnapshotTime: "elasticsearch_snapshot_stats_latest_snapshot_timestamp_seconds",
+  /**
+   * `--collector.slm` (v1.11.0 collector/slm.go `slmSnapshotsFailed`), per `policy`: a counter of the
+   * policy's failed snapshots, from `GET _slm/stats` (SLM counts a snapshot with failed shards as failed).
+   */
+  slmSnapshotsFailed: "elasticsearch_slm_stats_snapshots_failed_total",
 } as const;
 
 /** kube-state-metrics. */

@@ -15,6 +15,7 @@ import {
   KUBE_METRICS,
 } from "./metrics";
 import { FLUENTD_FULLNAME } from "../names";
+import { SLM_POLICY, SNAPSHOT_REPOSITORY, snapshotMaxAgeHours } from "../snapshots";
 
 export interface AlertRule {
   alert: string;
@@ -50,6 +51,8 @@ export interface AlertsInput {
 export interface CentralAlertsInput extends AlertsInput {
   /** Every registered cluster (this one and its edges): each must keep sending. */
   clusters: string[];
+  /** Hours between snapshots, when snapshots are configured: their alerts exist only then. */
+  snapshotIntervalHours?: number;
 }
 
 const AGGREGATOR_PODS = `${FLUENTD_FULLNAME}-[0-9]+`;
@@ -278,7 +281,124 @@ export function centralRules(i: CentralAlertsInput): RuleGroup[] {
   ];
 }
 
+/**
+ * Alerts about the central's snapshots (only with snapshots configured). The age limit comes from the
+ * schedule (`snapshotMaxAgeHours`): a separate threshold could disagree with the schedule, and an interval
+ * that divides the day has one gap between snapshots, so the limit is exact.
+ */
+export function snapshotRules(i: AlertsInput, intervalHours: number): RuleGroup {
+  const here = { cluster: i.clusterName };
+  const maxAge = snapshotMaxAgeHours(intervalHours);
+  const repository = { namespace: i.namespace, repository: SNAPSHOT_REPOSITORY };
+  return {
+    name: "efk-snapshots",
+    rules: [
+      alert(
+        "EfkSnapshotStale",
+        `time() - ${sel(ES_EXPORTER_METRICS.latestSnapshotTime, repository)} > ${maxAge * 3600}`,
+        "15m",
+        "warning",
+        here,
+        `Elasticsearch's latest successful snapshot is more than ${maxAge} hours old`,
+        `Snapshots are due every ${intervalHours} hours; logs since the latest one would be lost with the cluster.`,
+        "GET _slm/policy/efk-snapshots as elastic (last_failure), GET _slm/status (RUNNING?); EfkSnapshotFailed says why.",
+      ),
+      alert(
+        "EfkSnapshotFailed",
+        `increase(${sel(ES_EXPORTER_METRICS.slmSnapshotsFailed, { namespace: i.namespace, policy: SLM_POLICY })}[1h]) > 0`,
+        undefined,
+        "warning",
+        here,
+        "A snapshot of policy {{ $labels.policy }} failed in the last hour",
+        "SLM could not complete a snapshot (the store refused, a shard failed); the next one is due on schedule.",
+        "GET _slm/policy/efk-snapshots as elastic: last_failure.details holds the store's error; POST _slm/policy/efk-snapshots/_execute once fixed.",
+      ),
+    ],
+  };
+}
+
+/** Hours before expiry below which a certificate in use is critical: days to act, whatever the window. */
+export const CERT_EXPIRY_CRITICAL_HOURS = 72;
+/**
+ * Hours a certificate may spend inside its renewal window before it warns: the drift workflow runs daily,
+ * so two missed runs (or a renewal that did not reach the service) and no more; a quarter of a short window.
+ */
+export const CERT_RENEWAL_GRACE_HOURS = 48;
+/**
+ * A CA certificate warns this many days before it expires: no workflow renews one, and a rotation takes
+ * three `pulumi up`s of the central and every edge in between (README, Rotating the certificate authority).
+ */
+export const CA_EXPIRY_WARNING_DAYS = 90;
+
+/** The expiry thresholds of the certificate alerts, in hours, from `certRenewalHours`. */
+export function certificateExpiryThresholds(renewalHours: number): {
+  warningHours: number;
+  criticalHours: number;
+} {
+  const warningHours = renewalHours - Math.min(CERT_RENEWAL_GRACE_HOURS, renewalHours / 4);
+  return { warningHours, criticalHours: Math.min(CERT_EXPIRY_CRITICAL_HOURS, warningHours / 2) };
+}
+
+/**
+ * Alerts on the certificates in use (the aggregator's `efk_certificates` probe and the edges' handshakes).
+ * A renewed certificate replaces its series, so renewal clears them. Series of one certificate seen by
+ * several aggregator pods or workers are one (their latest: `max`), and a certificate of the central's own
+ * services, which carries no cluster, is this cluster's.
+ */
+export function certificateRules(i: AlertsInput, renewalHours: number): RuleGroup {
+  const ns = { namespace: i.namespace };
+  const { warningHours, criticalHours } = certificateExpiryThresholds(renewalHours);
+  const inUse = (matchers: Record<string, string>) =>
+    `label_replace(max without (pod, instance, worker_id) (${sel(EFK_METRICS.certificateExpiry, { ...ns, ...matchers })}), "cluster", ${q(i.clusterName)}, "cluster", "")`;
+  const left = (matchers: Record<string, string>) => `(${inUse(matchers)} - time())`;
+  const days = (h: number) => `${Math.round((h / 24) * 10) / 10} days`;
+  return {
+    name: "efk-certificates",
+    rules: [
+      alert(
+        "EfkCertificateExpiringSoon",
+        `${left({ ca: "false" })} < ${warningHours * 3600} or ${left({ ca: "true" })} < ${CA_EXPIRY_WARNING_DAYS * 86400}`,
+        "1h",
+        "warning",
+        {},
+        "Certificate {{ $labels.subject }} ({{ $labels.kind }}, {{ $labels.source }}) expires in {{ $value | humanizeDuration }}",
+        `A service or client certificate in use is within ${days(warningHours)} of expiry (certRenewalHours is ${days(renewalHours)}): its renewal did not happen or did not reach the service. A CA warns ${CA_EXPIRY_WARNING_DAYS} days ahead: nothing renews a CA.`,
+        "Run the drift workflow (or pulumi up on the central, then the edge of cluster {{ $labels.cluster }}); if the stack already holds a new certificate, restart what serves the old one. A CA: rotate it (README, Rotating the certificate authority).",
+      ),
+      alert(
+        "EfkCertificateExpiryCritical",
+        `${left({})} < ${criticalHours * 3600}`,
+        undefined,
+        "critical",
+        {},
+        "Certificate {{ $labels.subject }} ({{ $labels.kind }}, {{ $labels.source }}) expires in {{ $value | humanizeDuration }}",
+        `Within ${days(criticalHours)} of expiry: then TLS handshakes with it fail and logs stop flowing.`,
+        "Renew now: pulumi up the central stack (then the edge of cluster {{ $labels.cluster }} for an edge-client certificate), and check the series clears.",
+      ),
+      alert(
+        "EfkCertificateProbeFailing",
+        `min without (instance, worker_id) (${sel(EFK_METRICS.certificateProbe, ns)}) == 0`,
+        "15m",
+        "warning",
+        { cluster: i.clusterName },
+        "Aggregator {{ $labels.pod }} cannot read the {{ $labels.kind }} certificate at {{ $labels.source }}",
+        "Its expiry is unknown, so the certificate alerts cannot fire for it: the file is missing or unreadable, or the endpoint does not answer TLS.",
+        "kubectl logs on the pod: 'Certificate probe' lines name the error; check the endpoint's Service and pods, or the mounted file.",
+      ),
+    ],
+  };
+}
+
 /** Every rule group of a stack: the central's, or an edge's agent alerts. */
-export function ruleGroups(i: AlertsInput & { clusters?: string[] }): RuleGroup[] {
-  return i.clusters ? centralRules({ ...i, clusters: i.clusters }) : [agentRules(i)];
+export function ruleGroups(
+  i: AlertsInput & { clusters?: string[]; snapshotIntervalHours?: number; certRenewalHours?: number },
+): RuleGroup[] {
+  if (!i.clusters) return [agentRules(i)];
+  const central = [
+    ...centralRules({ ...i, clusters: i.clusters }),
+    ...(i.certRenewalHours === undefined ? [] : [certificateRules(i, i.certRenewalHours)]),
+  ];
+  return i.snapshotIntervalHours === undefined
+    ? central
+    : [...central, snapshotRules(i, i.snapshotIntervalHours)];
 }

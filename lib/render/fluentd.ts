@@ -118,7 +118,46 @@ export interface FluentdConfInput {
   bufferLimitBytes: number;
   /** Worker processes (`<system> workers`): each has its own buffer directories and its share of the limit. */
   workers: number;
+  /** The certificates in use whose expiry the aggregator exports (see certificateProbe); none: no probe. */
+  certificates?: CertificateProbes;
 }
+
+/** What a certificate is for: the `kind` label of the certificate-expiry metrics. */
+export const CERTIFICATE_KINDS = {
+  /** The aggregator's forward server certificate (its file). */
+  forwardServer: "fluentd-forward",
+  /** The CA bundle clients verify our services with, and the aggregator verifies clients with (its file). */
+  ca: "ca",
+  /** A registered cluster's client certificate as the central signed it (its file in the clients directory). */
+  registeredClient: "registered-client",
+  /** A cluster's client certificate as its agents presented it in their latest handshake. */
+  edgeClient: "edge-client",
+  /** Presented by Elasticsearch's HTTPS endpoint, the one the aggregator writes to. */
+  elasticsearchHttp: "elasticsearch-http",
+  /** Presented by each Elasticsearch node's transport port. */
+  elasticsearchTransport: "elasticsearch-transport",
+  /** The bundle Elasticsearch nodes verify each other's transport certificates with (its file). */
+  elasticsearchTransportCa: "elasticsearch-transport-ca",
+  /** Presented by Kibana's HTTPS endpoint. */
+  kibana: "kibana",
+} as const;
+export type CertificateKind = (typeof CERTIFICATE_KINDS)[keyof typeof CERTIFICATE_KINDS];
+
+/** The certificate files and TLS endpoints the aggregator reads the certificates in use from. */
+export interface CertificateProbes {
+  /** PEM files (every certificate of a bundle). */
+  files: { kind: CertificateKind; path: string }[];
+  /** Directories of `<cluster>.crt` files. */
+  directories: { kind: CertificateKind; path: string }[];
+  /** TLS endpoints; `eachAddress`: every address the host resolves to (a headless Service's nodes). */
+  endpoints: { kind: CertificateKind; host: string; port: number; eachAddress?: boolean }[];
+}
+
+/**
+ * Seconds between certificate probe rounds: an expiry is days away when it alerts, and a probe round costs
+ * a few TLS handshakes.
+ */
+export const CERTIFICATE_PROBE_INTERVAL_SECONDS = 300;
 
 /**
  * The record field that carries a document's id from Fluentd's buffer to Elasticsearch. It stays in the
@@ -190,6 +229,8 @@ function forwardSource(c: FluentdConfInput): Directive {
       ["fair_share_factor", FAIR_SHARE.factor],
       ["fair_share_window", `${FAIR_SHARE.windowSeconds}s`],
       ["deferred_metric", EFK_METRICS.deferred],
+      ["certificate_metric", byCertificate ? EFK_METRICS.certificateExpiry : undefined],
+      ["certificate_kind", byCertificate ? CERTIFICATE_KINDS.edgeClient : undefined],
     ],
     [transport, ...security],
     byCertificate
@@ -216,6 +257,18 @@ export const ROTATION_SUFFIX_RUBY = "/[.]log[.][0-9]{8}-[0-9]{6}$/";
  * bench` (record_transformer builds its placeholders and evaluates per record; record_modifier compiles
  * its one expression once, and the rotation suffix is a plain regular-expression replacement).
  */
+/** The field a data stream requires on every document. */
+export const TIMESTAMP_FIELD = "@timestamp";
+
+/**
+ * A record's `@timestamp`: the runtime's own timestamp of the line (`time`, RFC 3339 with nanoseconds, which
+ * Elasticsearch parses as it is), else the event's time. The Elasticsearch output's `include_timestamp` made
+ * a DateTime of the event time for each record, about 5% of the aggregator's CPU on real records (bench/
+ * profile.rb); a copied string costs next to nothing. The event time is the same instant: Fluent Bit's cri
+ * and docker parsers take it from `time`. The pattern keeps a `time` that is not a timestamp out.
+ */
+export const TIMESTAMP_EXPRESSION = `\${t = record['${RECORD_FIELDS.time}']; t.is_a?(String) && t.match?(/\\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}/) ? t : Time.at(time).utc.iso8601(9)}`;
+
 function clusterFilter(c: FluentdConfInput): Directive {
   // The forward input admits registered clusters only; checked again here, so that no other name can
   // ever become a data stream. \A and \z, not ^ and $, which match at any line break in Ruby.
@@ -234,6 +287,7 @@ function clusterFilter(c: FluentdConfInput): Directive {
     [
       directive("record", undefined, {
         [RECORD_FIELDS.cluster]: `\${tag_parts[1].match?(${known}) ? tag_parts[1] : '${UNREGISTERED_CLUSTER}'}`,
+        [TIMESTAMP_FIELD]: TIMESTAMP_EXPRESSION,
         ...stream,
       }),
       directive("replace", undefined, {
@@ -338,7 +392,8 @@ function elasticsearchOutput(c: FluentdConfInput): Directive {
       ...streamParams(c),
       ["write_operation", "create"],
       ["id_key", ID_FIELD],
-      ["include_timestamp", true],
+      // @timestamp is set by the cluster filter (TIMESTAMP_EXPRESSION), from the line's own timestamp.
+      ["include_timestamp", false],
       ["suppress_type_name", true],
       // Elasticsearch may be down when Fluentd starts (or restarts with a full buffer): do not exit then.
       ["verify_es_version_at_startup", false],
@@ -431,10 +486,17 @@ done
 /**
  * Our Fluentd plugins, mounted into the image's plugin directory, which the image's entrypoint loads
  * (`-p`): the `efk_count` filter, a Prometheus counter of the records passing through by one record field,
- * counted once per event stream (the prometheus filter it replaces copied every record to label it); and
- * the `efk_forward` input, in_forward with the sender's identity and bounded messages.
+ * counted once per event stream (the prometheus filter it replaces copied every record to label it);
+ * the `efk_forward` input, in_forward with the sender's identity and bounded messages; the
+ * `efk_certificates` input, the expiry of the certificates in use; and the gauges those two share (a file
+ * they require, not a plugin).
  */
-export const FLUENTD_PLUGINS = ["filter_efk_count.rb", "in_efk_forward.rb"].map((file) => ({
+export const FLUENTD_PLUGINS = [
+  "filter_efk_count.rb",
+  "in_efk_forward.rb",
+  "in_efk_certificates.rb",
+  "efk_certificate_metrics.rb",
+].map((file) => ({
   file,
   source: fs.readFileSync(path.join(__dirname, "plugins", file), "utf8"),
 }));
@@ -444,6 +506,48 @@ export const FLUENTD_PLUGIN_DIR = "/fluentd/plugins";
 /** A counter of the records passing through, labelled by the record field `key` (see FLUENTD_PLUGINS). */
 function counter(name: string, desc: string, key: string, match = "**"): Directive {
   return directive("filter", match, { "@type": "efk_count", metric_name: name, desc, key });
+}
+
+/**
+ * The `efk_certificates` input, in worker 0 only: every worker would read the same files and endpoints, and
+ * worker 0's series are in /aggregated_metrics as every worker's are.
+ */
+function certificateProbe(p: CertificateProbes): Directive {
+  if (p.files.length + p.directories.length + p.endpoints.length === 0) {
+    throw new Error("renderFluentdConfig: a certificate probe needs a file, a directory or an endpoint");
+  }
+  const source = directive(
+    "source",
+    undefined,
+    {
+      "@type": "efk_certificates",
+      "@id": "in_efk_certificates",
+      interval: CERTIFICATE_PROBE_INTERVAL_SECONDS,
+      timeout: 10,
+      expiry_metric: EFK_METRICS.certificateExpiry,
+      probe_metric: EFK_METRICS.certificateProbe,
+    },
+    [
+      ...p.files.map((f) => directive("file", undefined, { kind: f.kind, path: f.path })),
+      ...p.directories.map((d) => directive("directory", undefined, { kind: d.kind, path: d.path })),
+      ...p.endpoints.map((e) =>
+        directive("endpoint", undefined, {
+          kind: e.kind,
+          host: e.host,
+          port: e.port,
+          each_address: e.eachAddress ? true : undefined,
+        }),
+      ),
+    ],
+  );
+  return directive(
+    "worker",
+    "0",
+    [],
+    [source],
+    "When the certificates in use expire: the files the aggregator and Elasticsearch loaded, and what the\n" +
+      "endpoints present (README, Certificate expiry).",
+  );
 }
 
 /** The chart's `fileConfigs`: files it mounts in /etc/fluent/config.d and includes from fluent.conf. */
@@ -477,7 +581,12 @@ export function renderFluentdConfig(c: FluentdConfInput): Record<string, string>
     ],
   );
   return {
-    "01_sources.conf": renderDirectives([metrics, outputMonitor, forwardSource(c)]),
+    "01_sources.conf": renderDirectives([
+      metrics,
+      outputMonitor,
+      forwardSource(c),
+      ...(c.certificates ? [certificateProbe(c.certificates)] : []),
+    ]),
     // The chart's default files 02 and 03 tail host logs and relabel them; an aggregator has none.
     "02_filters.conf": "# (none: records arrive enriched by Fluent Bit)\n",
     "03_dispatch.conf": "# (none)\n",

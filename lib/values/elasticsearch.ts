@@ -2,6 +2,8 @@ import type * as k8s from "@pulumi/kubernetes";
 import { stringify } from "yaml";
 import { ES_CLUSTER_NAME, ES_DATA_NODE_GROUP, ES_NODE_GROUP, ES_UNAME, RELEASES } from "../names";
 import { SECRETS } from "../secrets";
+import { ES_SETUP_ENV, esSetupEnv, SETUP_FILES } from "../render/esSetup";
+import { snapshotKeystore, snapshotNodeSettings, type SnapshotSettings } from "../snapshots";
 import { setupPodSpec } from "./setupPod";
 
 export const ES_CONFIG_DIR = "/usr/share/elasticsearch/config";
@@ -14,6 +16,19 @@ export const FLUENTD_WRITER_USER = "efk-fluentd";
 /** The file-realm user the Elasticsearch exporter reads metrics as, and its role. */
 export const ES_EXPORTER_USER = "efk-exporter";
 export const ES_EXPORTER_ROLE = "efk_monitor";
+/**
+ * What the exporter's snapshot and SLM collectors (elasticsearch_exporter v1.11.0 collector/snapshots.go,
+ * collector/slm.go) call beyond `monitor`: `GET /_snapshot` and `GET /_snapshot/<repo>/_all` (actions
+ * `cluster:admin/repository/get`, `cluster:admin/snapshot/get`: the `monitor_snapshot` privilege,
+ * ClusterPrivilegeResolver MONITOR_SNAPSHOT_PATTERN), `GET /_slm/status` and `GET /_slm/stats`
+ * (`cluster:admin/slm/status`, `cluster:admin/slm/stats`: no read-only named privilege holds them,
+ * `read_slm` has neither, `manage_slm` could change policies, so the two actions by name).
+ */
+export const ES_EXPORTER_SNAPSHOT_PRIVILEGES = [
+  "monitor_snapshot",
+  "cluster:admin/slm/status",
+  "cluster:admin/slm/stats",
+];
 
 /** The file-realm user that creates Kibana's data views and saved search, and its role. */
 export const KIBANA_SETUP_USER = "efk-kibana-setup";
@@ -22,7 +37,9 @@ export const KIBANA_SETUP_ROLE = "efk_kibana_setup";
 export const KIBANA_APPLICATION = "kibana-.kibana";
 /**
  * Kibana feature privileges of the setup user: data views (`indexPatterns`), saved searches (`discover`)
- * and the default data view, a setting (`advancedSettings`). Nothing in Elasticsearch itself.
+ * and the default data view, a setting (`advancedSettings`). Nothing in Elasticsearch itself. Kibana 8.18
+ * replaced the `discover` feature by `discover_v2` but keeps deprecated feature privileges granting what
+ * their replacement does (elastic/kibana#186800), so these names hold from 8.5 to 8.19.
  */
 export const KIBANA_SETUP_PRIVILEGES = [
   "feature_indexPatterns.all",
@@ -103,10 +120,12 @@ export interface ElasticsearchValuesInput {
   memory: string;
   /** Index/data-stream name prefix the Fluentd writer role may write to, e.g. "efk-logs". */
   dataStreamPrefix: string;
+  /** The snapshot repository, when snapshots are configured: its credentials go in every node's keystore. */
+  snapshots?: SnapshotSettings;
 }
 
 /** elasticsearch.yml: security on, TLS on both layers with our CAs; the chart sets none of it when createCert is false. */
-export function elasticsearchYml(): string {
+export function elasticsearchYml(snapshots?: SnapshotSettings): string {
   const c = (key: keyof typeof SECRETS.esTls.keys) => `${ES_CERTS_DIR}/${SECRETS.esTls.keys[key]}`;
   return stringify({
     "xpack.security.enabled": true,
@@ -125,6 +144,8 @@ export function elasticsearchYml(): string {
     // File realm first (the Fluentd writer lives there), then the native realm (elastic, service accounts).
     "xpack.security.authc.realms.file.file1.order": 0,
     "xpack.security.authc.realms.native.native1.order": 1,
+    // An S3-compatible store's endpoint: a node setting of the repository client, not a secret.
+    ...snapshotNodeSettings(snapshots),
   });
 }
 
@@ -136,14 +157,14 @@ export function elasticsearchYml(): string {
  * space, and nothing in Elasticsearch: it creates views without listing their fields. The exporter's role
  * may read cluster health, node and index statistics (`monitor`), and no document.
  */
-export function rolesYml(dataStreamPrefix: string): string {
+export function rolesYml(dataStreamPrefix: string, snapshots = false): string {
   return stringify({
     [FLUENTD_WRITER_ROLE]: {
       cluster: [],
       indices: [{ names: [`${dataStreamPrefix}-*`], privileges: ["create_doc", "auto_configure"] }],
     },
     [ES_EXPORTER_ROLE]: {
-      cluster: ["monitor"],
+      cluster: ["monitor", ...(snapshots ? ES_EXPORTER_SNAPSHOT_PRIVILEGES : [])],
       indices: [{ names: [`${dataStreamPrefix}-*`], privileges: ["monitor"] }],
     },
     [KIBANA_SETUP_ROLE]: {
@@ -172,6 +193,10 @@ export interface IndexSetupPodInput {
   configMapName: string;
   /** Secret holding the CA certificate alone, as `ca.crt`. */
   caSecretName: string;
+  /** Prefix of the data streams (names the policy and templates the script installs). */
+  dataStreamPrefix: string;
+  /** Whether the script installs the snapshot repository and policy (else it removes the policy). */
+  snapshots: boolean;
 }
 
 /**
@@ -183,13 +208,17 @@ export function indexSetupPodSpec(v: IndexSetupPodInput): k8s.types.input.core.v
     {
       name: "index-setup",
       image: `${ES_IMAGE}:${v.imageTag}`,
-      command: ["sh", `${SETUP_DIR}/setup.sh`],
+      command: ["sh", `${SETUP_DIR}/${SETUP_FILES.script}`],
       env: [
-        { name: "ES_URL", value: v.url },
-        { name: "CA_FILE", value: `${SETUP_CA_DIR}/${SECRETS.ca.keys.ca}` },
-        { name: "SETUP_DIR", value: SETUP_DIR },
+        { name: ES_SETUP_ENV.url, value: v.url },
+        { name: ES_SETUP_ENV.caFile, value: `${SETUP_CA_DIR}/${SECRETS.ca.keys.ca}` },
+        { name: ES_SETUP_ENV.dir, value: SETUP_DIR },
+        ...Object.entries(esSetupEnv(v.dataStreamPrefix, v.snapshots)).map(([name, value]) => ({
+          name,
+          value,
+        })),
         {
-          name: "ELASTIC_PASSWORD",
+          name: ES_SETUP_ENV.password,
           valueFrom: {
             secretKeyRef: { name: SECRETS.esCredentials.name, key: SECRETS.esCredentials.keys.password },
           },
@@ -364,9 +393,12 @@ function groupValues(
     ],
     podAnnotations: { [CREDENTIALS_CHECKSUM_ANNOTATION]: credentialsChecksum },
     esConfig: {
-      "elasticsearch.yml": elasticsearchYml(),
-      "roles.yml": rolesYml(v.dataStreamPrefix),
+      "elasticsearch.yml": elasticsearchYml(v.snapshots),
+      "roles.yml": rolesYml(v.dataStreamPrefix, v.snapshots !== undefined),
     },
+    // The repository's credentials, from the operator's Secret into the keystore, on every node group: each
+    // master and data node verifies the repository, and data nodes write to it.
+    ...(v.snapshots ? { keystore: snapshotKeystore(v.snapshots) } : {}),
     secretMounts: [
       { name: "tls", secretName: SECRETS.esTls.name, path: ES_CERTS_DIR, defaultMode: 0o440 },
       {

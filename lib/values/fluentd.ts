@@ -1,10 +1,14 @@
 import type { IndexLayout } from "../capacity";
 import { sha256Hex } from "../digest";
 import {
+  ES_DATA_HEADLESS_SERVICE,
+  ES_HEADLESS_SERVICE,
+  ES_TRANSPORT_PORT,
   FLUENTD_FORWARD_PORT,
   FLUENTD_FULLNAME,
   FLUENTD_SELECTOR_LABELS,
   elasticsearchUrl,
+  kibanaUrl,
   type MetricsStyle,
 } from "../names";
 import { SCRAPE } from "../monitoring/metrics";
@@ -12,6 +16,8 @@ import { scrapeAnnotations } from "../monitoring/scrape";
 import { quantityBytes } from "../quantity";
 import {
   BUFFER_WORKERS_SCRIPT,
+  CERTIFICATE_KINDS,
+  type CertificateProbes,
   FLUENTD_PLUGIN_DIR,
   FLUENTD_PLUGINS,
   FLUENTD_PATHS,
@@ -133,7 +139,48 @@ export function fluentdFileConfigs(v: FluentdValuesInput): Record<string, string
     deadLetterDir: FLUENTD_PATHS.deadLetterDir,
     bufferLimitBytes: Math.floor(quantityBytes(v.storageSize) * BUFFER_SHARE_OF_VOLUME),
     workers: v.workers,
+    certificates: certificateProbes(v),
   });
+}
+
+/** Where the aggregator finds Elasticsearch's transport CA bundle (one key of Elasticsearch's TLS Secret). */
+export const ES_TRANSPORT_CA_DIR = "/fluentd/es-transport-ca";
+
+/**
+ * The certificates in use that the aggregator reports the expiry of: the files it loaded itself (its server
+ * certificate, the CA bundle, the registered clusters' certificates), Elasticsearch's transport CA bundle,
+ * and what Elasticsearch (HTTPS, and every node's transport port) and Kibana present. Each edge's client
+ * certificate comes from the forward input's handshakes.
+ */
+export function certificateProbes(v: FluentdValuesInput): CertificateProbes {
+  const tls = (file: string) => `${FLUENTD_PATHS.tlsDir}/${file}`;
+  const es = new URL(elasticsearchUrl(v.namespace, v.esDedicatedMasters));
+  const kibana = new URL(kibanaUrl(v.namespace));
+  // Every node answers on its transport port; with dedicated masters, the data nodes are another Service.
+  const headless = [ES_HEADLESS_SERVICE, ...(v.esDedicatedMasters ? [ES_DATA_HEADLESS_SERVICE] : [])];
+  return {
+    files: [
+      { kind: CERTIFICATE_KINDS.forwardServer, path: tls(SECRETS.fluentdTls.keys.cert) },
+      { kind: CERTIFICATE_KINDS.ca, path: tls(SECRETS.fluentdTls.keys.ca) },
+      {
+        kind: CERTIFICATE_KINDS.elasticsearchTransportCa,
+        path: `${ES_TRANSPORT_CA_DIR}/${SECRETS.esTls.keys.transportCa}`,
+      },
+    ],
+    directories: v.clientCertAuth
+      ? [{ kind: CERTIFICATE_KINDS.registeredClient, path: FLUENTD_PATHS.clientsDir }]
+      : [],
+    endpoints: [
+      { kind: CERTIFICATE_KINDS.elasticsearchHttp, host: es.hostname, port: Number(es.port) },
+      ...headless.map((service) => ({
+        kind: CERTIFICATE_KINDS.elasticsearchTransport,
+        host: `${service}.${v.namespace}.svc`,
+        port: ES_TRANSPORT_PORT,
+        eachAddress: true,
+      })),
+      { kind: CERTIFICATE_KINDS.kibana, host: kibana.hostname, port: Number(kibana.port) },
+    ],
+  };
 }
 
 /** The chart's volume of the main ConfigMap (its `_pod.tpl`), and where the chart mounts it. */
@@ -196,6 +243,16 @@ export function fluentdValues(v: FluentdValuesInput, tlsChecksum = ""): Record<s
       { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
       // The registered clusters' certificates (public): who may send, by key.
       ...(v.clientCertAuth ? [{ name: "clients", configMap: { name: FLUENTD_CLIENTS_CONFIGMAP } }] : []),
+      // Elasticsearch's transport CA bundle (public), for its expiry: that one key of the Secret, whose
+      // transport key stays out of this pod.
+      {
+        name: "es-transport-ca",
+        secret: {
+          secretName: SECRETS.esTls.name,
+          items: [{ key: SECRETS.esTls.keys.transportCa, path: SECRETS.esTls.keys.transportCa }],
+          defaultMode: 0o444,
+        },
+      },
     ],
     volumeMounts: [
       { name: "tls", mountPath: FLUENTD_PATHS.tlsDir, readOnly: true },
@@ -208,6 +265,7 @@ export function fluentdValues(v: FluentdValuesInput, tlsChecksum = ""): Record<s
         readOnly: true,
       })),
       ...(v.clientCertAuth ? [{ name: "clients", mountPath: FLUENTD_PATHS.clientsDir, readOnly: true }] : []),
+      { name: "es-transport-ca", mountPath: ES_TRANSPORT_CA_DIR, readOnly: true },
     ],
     fileConfigs: fluentdFileConfigs(v),
     // Our fluent.conf (it counts refused forward connections, and sets the workers); the chart's checksum

@@ -22,6 +22,14 @@ const CENTRAL = {
   fluentdExternalHosts: ["logs.efk.test"],
   fluentdLoadBalancerSourceRanges: ["0.0.0.0/0"],
 };
+/** The central stack with snapshots every 6 hours: its snapshot alerts exist only then. */
+const BACKUPS = {
+  ...CENTRAL,
+  snapshotType: "s3",
+  snapshotBucket: "efk-backups",
+  snapshotCredentialsSecret: "efk-snapshot-credentials",
+  snapshotIntervalHours: 6,
+};
 
 interface Rule {
   alert: string;
@@ -38,6 +46,8 @@ interface Series {
 /** One alert's promtool cases: series that make it fire (with the labels expected) and healthy ones. */
 interface AlertCase {
   alert: string;
+  /** The render whose rules define it: the central stack's (default), or the one with snapshots. */
+  stack?: "backups";
   evalTime: string;
   firing: Series[];
   expect: Record<string, string>[];
@@ -84,6 +94,32 @@ const disk = (metric: string, values: string) =>
     `${metric}{namespace="${NS}", cluster="elasticsearch", name="elasticsearch-master-0", host="10.0.0.5", pod="elasticsearch-exporter-1"}`,
     values,
   );
+const exporterSeries = (metric: string, labels: string, values: string) =>
+  s(`${metric}{namespace="${NS}", ${labels}, pod="elasticsearch-exporter-1"}`, values);
+/** A notAfter `n` days after promtool's time 0, held for 3 hours of 1-minute samples. */
+const days = (n: number) => `${n * 86400}x180`;
+const at = (n: number) => n * 86400;
+const certificate = (
+  kind: string,
+  subject: string,
+  ca: string,
+  cluster: string,
+  values: string,
+  pod = "fluentd-0",
+) =>
+  s(
+    `efk_certificate_expiry_timestamp_seconds{namespace="${NS}", kind="${kind}", subject="${subject}", ca="${ca}", cluster="${cluster}", source="src", pod="${pod}"}`,
+    values,
+  );
+const certificateLabels = (severity: string, kind: string, subject: string, ca: string, cluster: string) => ({
+  severity,
+  namespace: NS,
+  kind,
+  subject,
+  ca,
+  cluster,
+  source: "src",
+});
 const recordsIn = (cluster: string, values: string) =>
   s(`efk_fluentd_records_in_total{namespace="${NS}", cluster="${cluster}", pod="fluentd-0"}`, values);
 
@@ -265,6 +301,132 @@ const CASES: AlertCase[] = [
       disk("elasticsearch_filesystem_data_size_bytes", "100x20"),
     ],
   },
+  {
+    alert: "EfkSnapshotStale",
+    stack: "backups",
+    // The interval (6 hours) plus 2: past 8 hours, for 15 minutes. Never a snapshot (the exporter's 0).
+    evalTime: "8h30m",
+    firing: [
+      exporterSeries(
+        "elasticsearch_snapshot_stats_latest_snapshot_timestamp_seconds",
+        'repository="efk-snapshots"',
+        "0x600",
+      ),
+    ],
+    expect: [
+      {
+        severity: "warning",
+        cluster: "hub",
+        namespace: NS,
+        repository: "efk-snapshots",
+        pod: "elasticsearch-exporter-1",
+      },
+    ],
+    // A snapshot started at 6 hours is 2.5 hours old at the evaluation; another repository's age does not count.
+    healthy: [
+      exporterSeries(
+        "elasticsearch_snapshot_stats_latest_snapshot_timestamp_seconds",
+        'repository="efk-snapshots"',
+        "0x360 21600x240",
+      ),
+      exporterSeries(
+        "elasticsearch_snapshot_stats_latest_snapshot_timestamp_seconds",
+        'repository="someone-elses"',
+        "0x600",
+      ),
+    ],
+  },
+  {
+    alert: "EfkSnapshotFailed",
+    stack: "backups",
+    evalTime: "40m",
+    firing: [
+      exporterSeries("elasticsearch_slm_stats_snapshots_failed_total", 'policy="efk-snapshots"', "0x30 1x60"),
+    ],
+    expect: [
+      {
+        severity: "warning",
+        cluster: "hub",
+        namespace: NS,
+        policy: "efk-snapshots",
+        pod: "elasticsearch-exporter-1",
+      },
+    ],
+    // Failures long ago, counted but not new.
+    healthy: [
+      exporterSeries("elasticsearch_slm_stats_snapshots_failed_total", 'policy="efk-snapshots"', "2x90"),
+    ],
+  },
+  // Certificates: promtool's clock starts at 0, so a notAfter of N days is N * 86400. With the default
+  // certRenewalHours (720), a service certificate warns inside 672 hours, a CA inside 90 days, any
+  // certificate is critical inside 72 hours.
+  {
+    alert: "EfkCertificateExpiringSoon",
+    evalTime: "2h",
+    firing: [
+      // Kibana's certificate on both aggregator pods (one alert), 20 days left; a CA with 60 days.
+      certificate("kibana", "CN=kibana", "false", "", days(20), "fluentd-0"),
+      certificate("kibana", "CN=kibana", "false", "", days(20), "fluentd-1"),
+      certificate("ca", "CN=efk-pulumi CA", "true", "", days(60)),
+    ],
+    expect: [
+      certificateLabels("warning", "kibana", "CN=kibana", "false", "hub"),
+      certificateLabels("warning", "ca", "CN=efk-pulumi CA", "true", "hub"),
+    ],
+    healthy: [
+      // 29 days: inside certRenewalHours, but the daily renewal has a day more to run.
+      certificate("kibana", "CN=kibana", "false", "", days(29)),
+      certificate("ca", "CN=efk-pulumi CA", "true", "", days(200)),
+      // Expiring in 20 days, then renewed (a year) after 30 minutes: cleared.
+      certificate("edge-client", "CN=edge-a", "false", "edge-a", `${at(20)}x30 ${at(365)}x150`),
+      // One pod still holds the old certificate of an edge whose agents use the new one (the other pod sees).
+      certificate("edge-client", "CN=edge-b", "false", "edge-b", days(20), "fluentd-0"),
+      certificate("edge-client", "CN=edge-b", "false", "edge-b", days(365), "fluentd-1"),
+    ],
+  },
+  {
+    alert: "EfkCertificateExpiryCritical",
+    evalTime: "10m",
+    firing: [certificate("edge-client", "CN=edge-a", "false", "edge-a", days(2))],
+    // An edge's certificate: the alert names the edge's cluster.
+    expect: [certificateLabels("critical", "edge-client", "CN=edge-a", "false", "edge-a")],
+    healthy: [
+      certificate("edge-client", "CN=edge-a", "false", "edge-a", days(20)),
+      // Renewed at 5 minutes: cleared by 10.
+      certificate("elasticsearch-http", "CN=elasticsearch", "false", "", `${at(2)}x5 ${at(365)}x20`),
+    ],
+  },
+  {
+    alert: "EfkCertificateProbeFailing",
+    evalTime: "30m",
+    firing: [
+      s(
+        `efk_certificate_probe_success{namespace="${NS}", kind="kibana", source="kibana-kibana.logging.svc:5601", pod="fluentd-0"}`,
+        "0x40",
+      ),
+    ],
+    expect: [
+      {
+        severity: "warning",
+        cluster: "hub",
+        namespace: NS,
+        kind: "kibana",
+        source: "kibana-kibana.logging.svc:5601",
+        pod: "fluentd-0",
+      },
+    ],
+    healthy: [
+      s(
+        `efk_certificate_probe_success{namespace="${NS}", kind="kibana", source="kibana-kibana.logging.svc:5601", pod="fluentd-0"}`,
+        "1x40",
+      ),
+      // One round failed, the next succeeded.
+      s(
+        `efk_certificate_probe_success{namespace="${NS}", kind="kibana", source="kibana-kibana.logging.svc:5601", pod="fluentd-1"}`,
+        "1x20 0x5 1x15",
+      ),
+    ],
+  },
 ];
 
 describe("alert rules and dashboard, on the real promtool", function () {
@@ -272,10 +434,12 @@ describe("alert rules and dashboard, on the real promtool", function () {
   let dir: string;
   let central: string;
   let edge: string;
+  let backups: string;
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "efk-alerts-"));
     central = renderStackFile(path.join(dir, "central"), "central", CENTRAL);
+    backups = renderStackFile(path.join(dir, "backups"), "central", BACKUPS);
     edge = renderStackFile(
       path.join(dir, "edge"),
       "edge-a",
@@ -291,15 +455,25 @@ describe("alert rules and dashboard, on the real promtool", function () {
       (g) => g.rules,
     );
 
-  it("passes promtool check rules: the central stack's 15 alerts and an edge's 3", () => {
+  it("passes promtool check rules: the central stack's 18 alerts and an edge's 3", () => {
     for (const [render, count] of [
-      [central, 15],
+      [central, 18],
       [edge, 3],
     ] as const) {
       const r = promtool(["check", "rules", rulesFile(render)]);
       assert.equal(r.code, 0, r.out);
       assert.match(r.out, new RegExp(`SUCCESS: ${count} rules found`));
     }
+  });
+
+  it("passes promtool check rules with snapshots configured: the central's alerts and the 2 of snapshots", () => {
+    const count = (render: string) => {
+      const r = promtool(["check", "rules", rulesFile(render)]);
+      assert.equal(r.code, 0, r.out);
+      return Number(/SUCCESS: (\d+) rules found/.exec(r.out)?.[1]);
+    };
+    assert.equal(count(backups), count(central) + 2);
+    assert.equal(rules(central).filter((r) => r.alert.startsWith("EfkSnapshot")).length, 0);
   });
 
   it("fails promtool check rules on a broken expression or template (so the check above can fail)", () => {
@@ -320,7 +494,7 @@ describe("alert rules and dashboard, on the real promtool", function () {
   });
 
   it("gives every alert a severity, a cluster, a summary and a runbook line", () => {
-    for (const rule of [...rules(central), ...rules(edge)]) {
+    for (const rule of [...rules(backups), ...rules(edge)]) {
       assert.match(rule.labels.severity, /^(critical|warning)$/, rule.alert);
       const clusterFromSeries = /sum by \([^)]*cluster|"cluster"/.test(rule.expr);
       assert.ok(rule.labels.cluster || clusterFromSeries, `${rule.alert} says nothing of the cluster`);
@@ -330,14 +504,16 @@ describe("alert rules and dashboard, on the real promtool", function () {
   });
 
   it("has a firing and a healthy case below for every alert the stacks define", () => {
-    const defined = [...new Set([...rules(central), ...rules(edge)].map((r) => r.alert))].sort();
+    const defined = [...new Set([...rules(backups), ...rules(edge)].map((r) => r.alert))].sort();
     assert.deepEqual(CASES.map((c) => c.alert).sort(), defined);
   });
 
   for (const c of CASES) {
     it(`${c.alert}: fires on its fault with the labels that say where, stays quiet when healthy`, () => {
       // Annotations are templates that promtool check validated above; here, when and with which labels.
-      const doc = parse(fs.readFileSync(rulesFile(central), "utf8")) as { groups: { rules: Rule[] }[] };
+      const doc = parse(fs.readFileSync(rulesFile(c.stack === "backups" ? backups : central), "utf8")) as {
+        groups: { rules: Rule[] }[];
+      };
       for (const g of doc.groups) for (const r of g.rules) r.annotations = {} as Rule["annotations"];
       const bare = path.join(dir, "bare-rules.yaml");
       fs.writeFileSync(bare, stringify(doc));

@@ -6,13 +6,12 @@
  * stayed up, what the attacker managed, and what the legitimate cluster sent and got stored.
  */
 import * as assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import { promisify } from "node:util";
+import { runIndexSetupOk } from "./support/esSetup";
 import * as zlib from "node:zlib";
 import { encode } from "@msgpack/msgpack";
 import { encodeChunk } from "../../bench/forwardClient";
@@ -181,16 +180,10 @@ describe("the aggregator's front door, tried as an attacker would", function () 
     });
     await es.start();
     // What the index-setup Job runs before Fluentd starts: the data streams' template and policy.
-    const setup = path.join(renderDir, "configmaps", "efk-elasticsearch-index-setup");
-    await promisify(execFile)("sh", [path.join(setup, "setup.sh")], {
-      env: {
-        ...process.env,
-        ES_URL: `https://localhost:${es.listeningPort}`,
-        CA_FILE: pki.caCert,
-        SETUP_DIR: setup,
-        ELASTIC_PASSWORD,
-      },
-      timeout: 60_000,
+    await runIndexSetupOk(renderDir, {
+      port: es.listeningPort as number,
+      caFile: pki.caCert,
+      password: ELASTIC_PASSWORD,
     });
   });
 

@@ -6,12 +6,11 @@
  * (400 validation_exception) into the dead-letter file; the shared stream delivers every record once.
  */
 import * as assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
+import { runIndexSetupOk } from "./support/esSetup";
 import { clusterStream, dataStreamName, SHARED_STREAM, type IndexLayout } from "../../lib/capacity";
 import { EFK_METRICS } from "../../lib/monitoring/metrics";
 import { RECORD_FIELDS } from "../../lib/records";
@@ -208,19 +207,11 @@ describe("index layout: the shard cliff on the real Fluentd (ES stand-in with a 
 
   /** The rendered index-setup script, run against the stand-in as the Job runs it. */
   async function runSetup(renderDir: string, es: EsStandin): Promise<string> {
-    const dir = path.join(renderDir, "configmaps", "efk-elasticsearch-index-setup");
-    const { stdout } = await promisify(execFile)("sh", [path.join(dir, SETUP_FILES.script)], {
-      env: {
-        ...process.env,
-        ES_URL: `https://localhost:${es.listeningPort}`,
-        CA_FILE: pki.caCert,
-        SETUP_DIR: dir,
-        ELASTIC_PASSWORD,
-      },
-      encoding: "utf8",
-      timeout: 60_000,
+    return runIndexSetupOk(renderDir, {
+      port: es.listeningPort as number,
+      caFile: pki.caCert,
+      password: ELASTIC_PASSWORD,
     });
-    return stdout;
   }
 
   /**

@@ -5,8 +5,8 @@
  * be lost when Elasticsearch throttles or is down while Fluentd is killed.
  */
 import * as assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
-import { promisify } from "node:util";
+import { execFileSync } from "node:child_process";
+import { runIndexSetup } from "./support/esSetup";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -112,19 +112,14 @@ describe("the rendered aggregator on the real Fluentd", function () {
    * stand-in answers from this very process.
    */
   async function runSetup(password: string): Promise<string> {
-    const dir = path.join(renderDir, "configmaps", "efk-elasticsearch-index-setup");
-    const { stdout } = await promisify(execFile)("sh", [path.join(dir, "setup.sh")], {
-      env: {
-        ...process.env,
-        ES_URL: `https://localhost:${es.listeningPort}`,
-        CA_FILE: pki.caCert,
-        SETUP_DIR: dir,
-        ELASTIC_PASSWORD: password,
-      },
-      encoding: "utf8",
-      timeout: 60_000,
+    const r = await runIndexSetup(renderDir, {
+      port: es.listeningPort as number,
+      caFile: pki.caCert,
+      password,
     });
-    return stdout;
+    if (r.code !== 0)
+      throw Object.assign(new Error(`the setup script exited ${r.code}`), { stdout: r.stdout });
+    return r.stdout;
   }
 
   after(async () => {

@@ -234,7 +234,10 @@ describe("central stack: Elasticsearch release", () => {
     assert.deepEqual(shared.index_patterns, ["efk-logs-shared"]);
     assert.equal(shared.template.settings["index.number_of_shards"], 5);
     assert.ok(shared.priority > template.priority);
-    assert.match(data["setup.sh"], /put "\/_index_template\/efk-logs-shared" index-template-shared\.json\n/);
+    // The script installs it under the name and from the file the Job's environment gives.
+    assert.match(data["setup.sh"], /put "\/_index_template\/\$SHARED_TEMPLATE" "\$SHARED_TEMPLATE_FILE"\n/);
+    assert.equal(env.find((e) => e.name === "SHARED_TEMPLATE")?.value, "efk-logs-shared");
+    assert.equal(env.find((e) => e.name === "SHARED_TEMPLATE_FILE")?.value, "index-template-shared.json");
   });
 
   it("gates readiness on a green cluster", () => {
@@ -455,7 +458,7 @@ describe("central stack: Kibana setup Job", () => {
   });
 
   it("runs the script on the Node.js of the configured Kibana image", () => {
-    assert.equal(pod.containers[0].image, "docker.elastic.co/kibana/kibana:8.5.1");
+    assert.equal(pod.containers[0].image, "docker.elastic.co/kibana/kibana:8.19.26");
     assert.deepEqual(pod.containers[0].command, ["/usr/share/kibana/node/bin/node", "/setup/setup.js"]);
   });
 });

@@ -112,7 +112,7 @@ describe("monitoring on the central stack: the default, annotations", () => {
     const groups = rulesConfigMap().groups;
     assert.deepEqual(
       groups.map((g) => g.name),
-      ["efk-aggregator", "efk-clusters", "efk-elasticsearch", "efk-agent"],
+      ["efk-aggregator", "efk-clusters", "efk-elasticsearch", "efk-agent", "efk-certificates"],
     );
   });
 
@@ -271,7 +271,7 @@ describe("README alert table", () => {
     await runProgram(CENTRAL_CONFIG);
     const readme = readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
     const alerts = rulesConfigMap().groups.flatMap((g) => g.rules.map((r) => r.alert));
-    assert.equal(alerts.length, 15);
+    assert.equal(alerts.length, 18);
     for (const alert of alerts) {
       const row = readme.split("\n").find((l) => l.startsWith(`| \`${alert}\``));
       assert.ok(row, `the README's alert table has no row for ${alert}`);

@@ -94,6 +94,25 @@ export interface Relocation {
   forwardPort: number;
   metricsPort: number;
   esPort: number;
+  /**
+   * Where the certificate probe (`efk_certificates`) reads and connects, and how often; without it, its
+   * files and endpoints stay as rendered (in-cluster names that do not resolve here: failed probes).
+   */
+  certificates?: CertificatesRelocation;
+}
+
+/** The certificate probe's files and endpoints, relocated (see Relocation). */
+export interface CertificatesRelocation {
+  /** Holds transport-ca.crt, as the program mounts that key of Elasticsearch's TLS Secret. */
+  transportCaDir: string;
+  /** The Elasticsearch HTTPS port the probe connects to on localhost (the output's host). */
+  esHttpPort: number;
+  /** Elasticsearch's transport port: on 127.0.0.1 (each address of it), as the headless Service's nodes. */
+  esTransportPort: number;
+  /** Kibana's HTTPS port on localhost. */
+  kibanaPort: number;
+  /** Seconds between probe rounds, instead of the rendered interval. */
+  intervalSeconds: number;
 }
 
 /** Replaces every `from`; throws when there is none, so a renderer change cannot go unnoticed. */
@@ -141,6 +160,28 @@ export function relocateAggregator(renderDir: string, dir: string, r: Relocation
       "client_certs_dir /fluentd/clients\n",
       `client_certs_dir ${r.clientsDir}\n`,
     ]);
+  }
+  if (r.certificates) {
+    const c = r.certificates;
+    const endpoint = (host: string, port: number) => `host ${host}\n      port ${port}\n`;
+    rules.push(
+      ["01_sources.conf", "interval 300\n", `interval ${c.intervalSeconds}\n`],
+      ["01_sources.conf", "path /fluentd/es-transport-ca/", `path ${c.transportCaDir}/`],
+      [
+        "01_sources.conf",
+        endpoint("elasticsearch-master.logging.svc", 9200),
+        endpoint("localhost", c.esHttpPort),
+      ],
+      [
+        "01_sources.conf",
+        endpoint("elasticsearch-master-headless.logging.svc", 9300),
+        endpoint("127.0.0.1", c.esTransportPort),
+      ],
+      ["01_sources.conf", endpoint("kibana-kibana.logging.svc", 5601), endpoint("localhost", c.kibanaPort)],
+    );
+    if (r.clientsDir) {
+      rules.push(["01_sources.conf", "path /fluentd/clients\n", `path ${r.clientsDir}\n`]);
+    }
   }
   const files = fs.readdirSync(path.join(src, "config.d"));
   for (const file of files) {
@@ -253,6 +294,10 @@ export async function startRenderedAggregator(
      * by certificate: copied to `<dir>/clients/<cluster>.crt`, as the fluentd-clients ConfigMap is mounted.
      */
     clients?: Record<string, string>;
+    /** Where the certificate probe reads and connects (see Relocation). */
+    certificates?: CertificatesRelocation;
+    /** Changes the relocated configuration (given fluent.conf's path) before Fluentd starts. */
+    patch?: (confPath: string) => void;
   },
 ): Promise<Aggregator> {
   const tlsDir = aggregatorTlsDir(
@@ -276,8 +321,10 @@ export async function startRenderedAggregator(
     forwardPort: o.forwardPort ?? (await freePort()),
     metricsPort: await freePort(),
     esPort: o.esPort,
+    certificates: o.certificates,
   };
   const conf = relocateAggregator(renderDir, path.join(dir, "etc"), relocation);
+  o.patch?.(conf);
   const fluentd = await startFluentd(conf, { env: o.env });
   return { fluentd, conf, relocation };
 }
